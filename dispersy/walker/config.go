@@ -1,0 +1,100 @@
+package walker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes a [Table]. Start from [DefaultConfig]; the zero Config is
+// invalid.
+//
+// Dispersy chose its lifetimes 2.5 s below the points where most NATs close
+// a hole (60 s after the last packet, 30 s for unsolicited traffic), so a
+// candidate is dropped before its hole closes (docs/system_overview.rst).
+type Config struct {
+	// WalkLifetime is how long a candidate stays in the walk category after
+	// its last introduction response. Default 57.5 s (Dispersy
+	// CANDIDATE_WALK_LIFETIME).
+	WalkLifetime time.Duration
+	// StumbleLifetime is how long a candidate stays in the stumble category
+	// after its last introduction request to us. Default 57.5 s (Dispersy
+	// CANDIDATE_STUMBLE_LIFETIME).
+	StumbleLifetime time.Duration
+	// IntroLifetime is how long a candidate stays in the intro category
+	// after someone introduced it or it punctured us. Default 27.5 s
+	// (Dispersy CANDIDATE_INTRO_LIFETIME: unsolicited traffic, 30 s holes).
+	IntroLifetime time.Duration
+	// DiscoveredLifetime is how long a candidate stays in the discovered
+	// category after it was given to us by discovery or a tracker list.
+	// Default 57.5 s (Dispersy CANDIDATE_DISCOVERED_LIFETIME).
+	DiscoveredLifetime time.Duration
+	// EligibleDelay is the minimum time between two walks to the same
+	// candidate. Default 27.5 s (Dispersy CANDIDATE_ELIGIBLE_DELAY).
+	EligibleDelay time.Duration
+	// IntroRequestTimeout is how long an introduction request waits for its
+	// response (and puncture) before the walk counts as failed. The engine
+	// uses it as the request-cache timeout. Default 10.5 s (Dispersy
+	// IntroductionRequestCache.timeout_delay).
+	IntroRequestTimeout time.Duration
+	// StepInterval is the time between two walker steps in one community;
+	// the engine schedules its steps with it. Default 5 s (Dispersy
+	// TAKE_STEP_INTERVAL).
+	StepInterval time.Duration
+	// MaxCandidates bounds the table against remote-driven growth (spoofed
+	// introduction requests from many addresses). When the table is full a
+	// new candidate evicts the oldest non-verified one, or is refused if
+	// every candidate is verified. Default 1,024 (not in Dispersy, which
+	// had no bound; 11 walk candidates plus the stumblers of a busy
+	// tracker fit easily).
+	MaxCandidates int
+	// MedianMinCandidates is the number of verified candidates with a known
+	// global time that [Table.MedianGlobalTime] needs before it returns a
+	// median: it needs strictly more than this. Default 5 (Dispersy
+	// acceptable_global_time: "more than 5").
+	MedianMinCandidates int
+}
+
+// DefaultConfig returns Dispersy's walker constants.
+func DefaultConfig() Config {
+	return Config{
+		WalkLifetime:        57500 * time.Millisecond, // Dispersy CANDIDATE_WALK_LIFETIME
+		StumbleLifetime:     57500 * time.Millisecond, // Dispersy CANDIDATE_STUMBLE_LIFETIME
+		IntroLifetime:       27500 * time.Millisecond, // Dispersy CANDIDATE_INTRO_LIFETIME
+		DiscoveredLifetime:  57500 * time.Millisecond, // Dispersy CANDIDATE_DISCOVERED_LIFETIME
+		EligibleDelay:       27500 * time.Millisecond, // Dispersy CANDIDATE_ELIGIBLE_DELAY
+		IntroRequestTimeout: 10500 * time.Millisecond, // Dispersy IntroductionRequestCache.timeout_delay
+		StepInterval:        5 * time.Second,          // Dispersy TAKE_STEP_INTERVAL
+		MaxCandidates:       1024,                     // not in Dispersy: bounds memory against spoofed requests
+		MedianMinCandidates: 5,                        // Dispersy acceptable_global_time: more than 5 candidates
+	}
+}
+
+// Validate reports every problem with c, not only the first. It never
+// modifies c.
+func (c Config) Validate() error {
+	var errs []error
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("walker: %s (%v) must be > 0", name, d))
+		}
+	}
+	positive("WalkLifetime", c.WalkLifetime)
+	positive("StumbleLifetime", c.StumbleLifetime)
+	positive("IntroLifetime", c.IntroLifetime)
+	positive("DiscoveredLifetime", c.DiscoveredLifetime)
+	positive("EligibleDelay", c.EligibleDelay)
+	positive("IntroRequestTimeout", c.IntroRequestTimeout)
+	positive("StepInterval", c.StepInterval)
+	if c.IntroRequestTimeout > 0 && c.WalkLifetime > 0 && c.IntroRequestTimeout >= c.WalkLifetime {
+		errs = append(errs, fmt.Errorf("walker: IntroRequestTimeout (%v) must be < WalkLifetime (%v), or a walked candidate expires before its response can arrive",
+			c.IntroRequestTimeout, c.WalkLifetime))
+	}
+	if c.MaxCandidates < 1 {
+		errs = append(errs, fmt.Errorf("walker: MaxCandidates (%d) must be >= 1", c.MaxCandidates))
+	}
+	if c.MedianMinCandidates < 0 {
+		errs = append(errs, fmt.Errorf("walker: MedianMinCandidates (%d) must be >= 0", c.MedianMinCandidates))
+	}
+	return errors.Join(errs...)
+}

@@ -67,6 +67,8 @@ func Reasons() []Reason {
 	return out
 }
 
+// String returns the reason's stable short name ("too-short"...), as used
+// in statistics.
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -85,6 +87,7 @@ type DecodeError struct {
 	Detail string
 }
 
+// Error returns the reason, the offset, the field and the detail.
 func (e *DecodeError) Error() string {
 	s := fmt.Sprintf("conversion: %s at offset %d", e.Reason, e.Offset)
 	if e.Field != "" {

@@ -227,7 +227,7 @@ func PeekCommunity(pkt []byte) (cid keys.CommunityID, ok bool) {
 
 // Decode parses pkt strictly. It checks lengths, the prefix, the message id,
 // keys and field values; it does not verify signatures (see [Frame.Verify])
-// and does not decode the payload. It never panics. The returned frame
+// and does not decode the payload (see [CheckCanonical]). It never panics. The returned frame
 // aliases pkt.
 func (c *Codec) Decode(pkt []byte) (*Frame, error) {
 	bad := func(reason Reason, off int, field, detail string) (*Frame, error) {
@@ -380,6 +380,11 @@ func AppendBody(dst []byte, conv *Conversion, cid keys.CommunityID, f *Frame) ([
 	dst = append(dst, format.ID)
 	enc := policy.Encoding(p.Authentication)
 	for _, a := range f.Authors {
+		// NB: the signature lengths come from a.Scheme, the key bytes from
+		// a.Key; if they disagreed the packet would decode differently.
+		if a.Key != nil && (a.Key.Scheme() != a.Scheme || a.Key.ID() != a.ID) {
+			return dst, fmt.Errorf("conversion: author %s: ID and Scheme do not match Key %s; build authors with conversion.AuthorOf", a.ID, a.Key.ID())
+		}
 		switch enc {
 		case policy.EncodeID:
 			if !a.Scheme.Valid() {
@@ -442,6 +447,59 @@ func (c *Codec) Encode(f *Frame) ([]byte, error) {
 		out = append(out, s...)
 	}
 	return out, nil
+}
+
+// Verify checks every signature of f: Signatures[i] must be a valid
+// signature of [Frame.Body] by Authors[i].Key. A frame whose members are
+// encoded by id carries no keys: set Authors[i].Key to the key of the member
+// with id Authors[i].ID before calling Verify. It returns nil, or a
+// *DecodeError with reason BadKey (an author without a key, or whose key
+// does not match its ID and Scheme) or BadSignature (at the offset of the
+// first signature that fails). An all-zero placeholder signature (see
+// [IsEmptySignature]) fails like any other; check a double-signed frame that
+// still waits for its second signature with [Frame.VerifyAuthor].
+func (f *Frame) Verify() error {
+	off := f.BodyLen
+	for i, a := range f.Authors {
+		if a.Key == nil || a.Key.ID() != a.ID || a.Key.Scheme() != a.Scheme {
+			return &DecodeError{Reason: BadKey, Offset: off, Field: "signature", Detail: fmt.Sprintf("author %d (%s) has no matching key", i, a.ID)}
+		}
+		if !f.VerifyAuthor(i) {
+			return &DecodeError{Reason: BadSignature, Offset: off, Field: "signature", Detail: fmt.Sprintf("signature %d of %d", i+1, len(f.Authors))}
+		}
+		off += a.Scheme.SignatureSize()
+	}
+	return nil
+}
+
+// VerifyAuthor reports whether Signatures[i] is a valid signature of
+// [Frame.Body] by Authors[i].Key. It is false if i is out of range or the
+// author has no key.
+func (f *Frame) VerifyAuthor(i int) bool {
+	if i < 0 || i >= len(f.Authors) || i >= len(f.Signatures) || f.Authors[i].Key == nil {
+		return false
+	}
+	if f.BodyLen < 0 || f.BodyLen > len(f.Packet) {
+		return false
+	}
+	return f.Authors[i].Key.Verify(f.Body(), f.Signatures[i])
+}
+
+// CheckCanonical returns nil if reencoded equals data, and otherwise a
+// *DecodeError with reason NonCanonical at the first offset where they
+// differ. A payload decoder calls it with the bytes it decoded and the
+// encoding of the value it decoded them into, so that one message has one
+// encoding (and one signature). field names the part being checked
+// ("payload").
+func CheckCanonical(field string, data, reencoded []byte) error {
+	if string(data) == string(reencoded) {
+		return nil
+	}
+	i := 0
+	for i < len(data) && i < len(reencoded) && data[i] == reencoded[i] {
+		i++
+	}
+	return &DecodeError{Reason: NonCanonical, Offset: i, Field: field, Detail: fmt.Sprintf("%d bytes re-encode to %d bytes that differ at offset %d", len(data), len(reencoded), i)}
 }
 
 // IsEmptySignature reports whether sig is all zero bytes: the placeholder a

@@ -297,7 +297,12 @@ func (w *Writer) checkUTF8(s, field string) bool {
 // String8 appends a 1-byte length and s, which must be valid UTF-8.
 func (w *Writer) String8(s string) {
 	if w.checkUTF8(s, "String8") {
-		w.Bytes8([]byte(s))
+		if len(s) > math.MaxUint8 {
+			w.fail("String8: %d bytes exceed 255", len(s))
+			return
+		}
+		w.Uint8(uint8(len(s)))
+		w.buf = append(w.buf, s...)
 	}
 }
 

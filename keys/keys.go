@@ -215,7 +215,9 @@ func (k *PublicKey) Equal(o *PublicKey) bool {
 // panics: a signature of the wrong length, or a key that does not decode to
 // a curve point, is simply invalid.
 func (k *PublicKey) Verify(msg, sig []byte) bool {
-	if k == nil || len(sig) != k.scheme.SignatureSize() {
+	// NB: the zero PublicKey has scheme 0 and no bytes; checking the scheme
+	// and the key length first keeps k.bin[1:] in range.
+	if k == nil || !k.scheme.Valid() || len(k.bin) != k.scheme.BinaryPublicKeySize() || len(sig) != k.scheme.SignatureSize() {
 		return false
 	}
 	raw := k.bin[1:]
@@ -255,7 +257,8 @@ func Generate(s Scheme, r io.Reader) (*PrivateKey, error) {
 
 // DeriveKey returns the key of scheme s derived deterministically from an
 // arbitrary seed (hashed with SHA-512 to the scheme's seed size). It is meant
-// for tests and simulations: the same seed always gives the same key.
+// for tests and simulations: the same seed always gives the same key. It
+// panics if s is not a valid scheme (a programming error).
 func DeriveKey(s Scheme, seed []byte) *PrivateKey {
 	if !s.Valid() {
 		panic(fmt.Sprintf("keys: DeriveKey with invalid scheme %d", uint8(s)))

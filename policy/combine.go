@@ -20,6 +20,7 @@ type RuleError struct {
 	Msg  string
 }
 
+// Error returns "policy: RULE: MESSAGE".
 func (e *RuleError) Error() string { return "policy: " + e.Rule + ": " + e.Msg }
 
 // rule is one entry of the combination table. broken reports whether s
@@ -42,6 +43,8 @@ var rules = []rule{
 		func(s Set) bool { return s.Distribution == nil }},
 	{"destination-required", "Destination is nil; use CandidateDestination or CommunityDestination",
 		func(s Set) bool { return s.Destination == nil }},
+	{"value-types", "policies must be the package's value types (MemberAuthentication{}, not &MemberAuthentication{}); Pruning must be nil, NoPruning or GlobalTimePruning",
+		func(s Set) bool { return !knownTypes(s) }},
 	{"member-encoding", "member encoding must be EncodeKey or EncodeID",
 		func(s Set) bool { return s.Authentication != nil && Encoding(s.Authentication) > EncodeID }},
 	{"no-authentication-public", "NoAuthentication needs PublicResolution: an unsigned message cannot prove a permission",
@@ -142,6 +145,41 @@ func Check(s Set) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// knownTypes reports whether every non-nil policy of s is one of the value
+// types of this package. A pointer such as &MemberAuthentication{} also
+// satisfies the interfaces (its method set includes the value's), but the
+// type switches of this package and of the engine would not recognise it.
+// Nil policies are reported by the *-required rules.
+func knownTypes(s Set) bool {
+	switch s.Authentication.(type) {
+	case nil, NoAuthentication, MemberAuthentication, DoubleMemberAuthentication:
+	default:
+		return false
+	}
+	switch s.Resolution.(type) {
+	case nil, PublicResolution, LinearResolution, DynamicResolution:
+	default:
+		return false
+	}
+	switch s.Distribution.(type) {
+	case nil, DirectDistribution, FullSyncDistribution, LastSyncDistribution:
+	default:
+		return false
+	}
+	switch s.Destination.(type) {
+	case nil, CandidateDestination, CommunityDestination:
+	default:
+		return false
+	}
+	_, _, p, _ := SyncParams(s.Distribution)
+	switch p.(type) {
+	case nil, NoPruning, GlobalTimePruning:
+	default:
+		return false
+	}
+	return true
 }
 
 // usesLinear reports whether r is or may become LinearResolution.

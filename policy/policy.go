@@ -22,6 +22,7 @@ const (
 	EncodeID
 )
 
+// String returns "key" or "id".
 func (e MemberEncoding) String() string {
 	switch e {
 	case EncodeKey:
@@ -51,10 +52,15 @@ func (NoAuthentication) isAuthentication()           {}
 func (MemberAuthentication) isAuthentication()       {}
 func (DoubleMemberAuthentication) isAuthentication() {}
 
+// String returns the policy's name.
 func (NoAuthentication) String() string { return "NoAuthentication" }
+
+// String returns the policy's name and member encoding.
 func (a MemberAuthentication) String() string {
 	return "MemberAuthentication(" + a.Encoding.String() + ")"
 }
+
+// String returns the policy's name and member encoding.
 func (a DoubleMemberAuthentication) String() string {
 	return "DoubleMemberAuthentication(" + a.Encoding.String() + ")"
 }
@@ -111,8 +117,13 @@ func (PublicResolution) isResolution()  {}
 func (LinearResolution) isResolution()  {}
 func (DynamicResolution) isResolution() {}
 
+// String returns the policy's name.
 func (PublicResolution) String() string { return "PublicResolution" }
+
+// String returns the policy's name.
 func (LinearResolution) String() string { return "LinearResolution" }
+
+// String returns the policy's name and its policies in wire order.
 func (d DynamicResolution) String() string {
 	s := "DynamicResolution("
 	for i, p := range d.Policies {
@@ -137,6 +148,8 @@ const (
 	Random
 )
 
+// String returns Dispersy's name of the direction: "ASC", "DESC" or
+// "RANDOM".
 func (d Direction) String() string {
 	switch d {
 	case Ascending:
@@ -194,10 +207,15 @@ func (DirectDistribution) isDistribution()   {}
 func (FullSyncDistribution) isDistribution() {}
 func (LastSyncDistribution) isDistribution() {}
 
+// String returns the policy's name.
 func (DirectDistribution) String() string { return "DirectDistribution" }
+
+// String returns the policy's name and parameters.
 func (d FullSyncDistribution) String() string {
 	return fmt.Sprintf("FullSyncDistribution(%s, priority %d, sequence %t, %s)", d.Direction, d.Priority, d.SequenceNumbers, pruningString(d.Pruning))
 }
+
+// String returns the policy's name and parameters.
 func (d LastSyncDistribution) String() string {
 	return fmt.Sprintf("LastSyncDistribution(%s, priority %d, history %d, %s)", d.Direction, d.Priority, d.HistorySize, pruningString(d.Pruning))
 }
@@ -262,11 +280,15 @@ func (GlobalTimePruning) isPruning() {}
 type PruneState uint8
 
 const (
+	// Active messages are accepted and sent in sync answers.
 	Active PruneState = iota
+	// Inactive messages are kept but neither accepted nor sent.
 	Inactive
+	// Pruned messages are deleted.
 	Pruned
 )
 
+// String returns "active", "inactive" or "pruned".
 func (s PruneState) String() string {
 	switch s {
 	case Active:
@@ -330,7 +352,10 @@ type CommunityDestination struct {
 func (CandidateDestination) isDestination() {}
 func (CommunityDestination) isDestination() {}
 
+// String returns the policy's name.
 func (CandidateDestination) String() string { return "CandidateDestination" }
+
+// String returns the policy's name and node count.
 func (d CommunityDestination) String() string {
 	return fmt.Sprintf("CommunityDestination(%d)", d.NodeCount)
 }

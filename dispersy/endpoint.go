@@ -40,3 +40,10 @@ var (
 	// ErrOversize: a datagram exceeds the endpoint's size limit.
 	ErrOversize = errors.New("dispersy: datagram exceeds the size limit")
 )
+
+// Datagram is one UDP payload and the peer address it came from or goes
+// to. Data belongs to whoever holds the Datagram.
+type Datagram struct {
+	Addr netip.AddrPort
+	Data []byte
+}

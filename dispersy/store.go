@@ -3,6 +3,7 @@ package dispersy
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 
 	"github.com/dispersy-go/dispersy/keys"
 )
@@ -62,7 +63,8 @@ func (r *Record) Double() bool { return r.Member2 != (keys.MemberID{}) }
 // MemberRecord is one known member.
 type MemberRecord struct {
 	ID keys.MemberID
-	// PublicKey is the binary public key.
+	// PublicKey is the binary public key. Storing a record without one
+	// (a member known only by id) never erases one stored earlier.
 	PublicKey []byte
 	// PrivateKey is the binary private key, only for our own members; nil
 	// otherwise. Storing a record without a private key never erases one
@@ -167,16 +169,20 @@ type Store interface {
 	// number member has in cid; types without sequence numbers are absent.
 	SequenceCounters(cid keys.CommunityID, member keys.MemberID) (map[uint8]uint32, error)
 	// Replay calls fn for every stored message of the given types in cid,
-	// undone ones included, ascending by (global time, packet).
+	// undone ones included, ascending by (global time, packet); empty types
+	// select nothing.
 	Replay(cid keys.CommunityID, types []uint8, fn func(*Record) bool) error
 
 	// Scan calls fn for live messages matching q, ordered by global time
-	// (ascending or descending) and, within one global time, by hash.
+	// and, within one global time, by hash; q.Descending reverses the whole
+	// order.
 	Scan(q ScanQuery, fn func(ScanRow) bool) error
-	// Count returns the number of live messages of the given types in cid.
+	// Count returns the number of live messages of the given types in cid;
+	// empty types count nothing.
 	Count(cid keys.CommunityID, types []uint8) (int, error)
 	// Range calls fn for the messages matching q, ordered by global time
-	// (as q says) and, within one global time, by packet.
+	// and, within one global time, by packet (then creator, for identical
+	// packets); q.Descending reverses the whole order.
 	Range(q RangeQuery, fn func(*Record) bool) error
 
 	// Member returns a member's record; ok is false if it is unknown.
@@ -326,3 +332,57 @@ func (b *Batch) DeleteCommunityExcept(cid keys.CommunityID, keep []MessageKey) {
 func (b *Batch) SetOption(name string, value []byte) {
 	b.Ops = append(b.Ops, Op{Kind: OpSetOption, Name: name, Value: value})
 }
+
+// ErrNoCommunityRecord: an operation stored data for a community that has
+// no community record. Apply a PutCommunity for it first (in the same batch
+// or an earlier one).
+var ErrNoCommunityRecord = errors.New("dispersy: store has no record of the community (apply PutCommunity first)")
+
+// String returns the operation's name, as Batch's method that adds it.
+func (k OpKind) String() string {
+	switch k {
+	case OpPutMember:
+		return "PutMember"
+	case OpPutCommunity:
+		return "PutCommunity"
+	case OpPutTypes:
+		return "PutTypes"
+	case OpPut:
+		return "Put"
+	case OpReplacePacket:
+		return "ReplacePacket"
+	case OpDelete:
+		return "Delete"
+	case OpSetUndone:
+		return "SetUndone"
+	case OpTrim:
+		return "Trim"
+	case OpPrune:
+		return "Prune"
+	case OpDeleteCommunityExcept:
+		return "DeleteCommunityExcept"
+	case OpSetOption:
+		return "SetOption"
+	}
+	return fmt.Sprintf("OpKind(%d)", uint8(k))
+}
+
+// OpError is the error Store.Apply returns when one operation of a batch
+// fails; the whole batch was rolled back. Err wraps the cause (ErrExists,
+// ErrNotFound, ErrNoCommunityRecord, a validation or a storage error).
+type OpError struct {
+	// Index is the failing operation's index in Batch.Ops.
+	Index int
+	// Kind is its kind.
+	Kind OpKind
+	// Err is the cause.
+	Err error
+}
+
+// Error implements error.
+func (e *OpError) Error() string {
+	return fmt.Sprintf("batch op %d (%s) failed, batch rolled back: %v", e.Index, e.Kind, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }

@@ -1,0 +1,326 @@
+package dispersy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dispersy-go/dispersy/keys"
+)
+
+// NodeConfig tunes a Node: the engine's Config plus the runner's queues.
+type NodeConfig struct {
+	Engine Config
+	// QueueSize bounds the datagrams waiting between the socket and the
+	// engine; when it is full, arrivals are dropped and counted
+	// (DropQueueFull) instead of blocking the socket reader.
+	QueueSize int
+	// BatchSize is the most datagrams handed to the engine at once (one
+	// store transaction).
+	BatchSize int
+	// Verifiers is the number of goroutines that check signatures ahead of
+	// the engine. 0 means runtime.GOMAXPROCS(0).
+	Verifiers int
+}
+
+// DefaultNodeConfig returns DefaultConfig for the engine and queue sizes
+// that absorb bursts of sync answers.
+func DefaultNodeConfig() NodeConfig {
+	return NodeConfig{Engine: DefaultConfig(), QueueSize: 8192, BatchSize: 1024}
+}
+
+// Validate reports every problem with c.
+func (c NodeConfig) Validate() error {
+	var errs []error
+	if err := c.Engine.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("NodeConfig.QueueSize (%d) must be >= 1", c.QueueSize))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("NodeConfig.BatchSize (%d) must be >= 1", c.BatchSize))
+	}
+	if c.Verifiers < 0 {
+		errs = append(errs, fmt.Errorf("NodeConfig.Verifiers (%d) must be >= 0", c.Verifiers))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrNodeClosed: the node is closed or its Run returned.
+var ErrNodeClosed = errors.New("dispersy: node closed")
+
+// Node runs an Engine on real time and a real Endpoint: one goroutine owns
+// the engine (Run), a reader goroutine takes datagrams off the endpoint, and
+// a verifier stage checks signatures in parallel, keeping arrival order.
+// Its methods are safe for concurrent use.
+type Node struct {
+	cfg NodeConfig
+	eng *Engine
+	ep  Endpoint
+
+	raw      chan Datagram
+	verified chan []Inbound
+	reqs     chan func()
+
+	mu struct {
+		sync.Mutex
+		running bool
+		closed  bool
+	}
+	quit      chan struct{} // closed by Close
+	done      chan struct{} // closed when Run returns
+	stop      chan struct{} // closed by Run to stop its goroutines
+	queueDrop atomic.Uint64
+}
+
+// NewNode returns a node that signs with me, persists to store and talks
+// through ep. Call Run to start it.
+func NewNode(cfg NodeConfig, me *keys.PrivateKey, store Store, ep Endpoint) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("dispersy: invalid NodeConfig: %w", err)
+	}
+	if ep == nil {
+		return nil, errors.New("dispersy: NewNode needs an Endpoint (udp.Listen)")
+	}
+	if !cfg.Engine.LocalAddr.IsValid() || cfg.Engine.LocalAddr.Addr().IsUnspecified() {
+		cfg.Engine.LocalAddr = ep.LocalAddr()
+		if la, ok := ep.(interface{ LANAddr() netip.AddrPort }); ok {
+			cfg.Engine.LocalAddr = la.LANAddr()
+		}
+	}
+	eng, err := NewEngine(cfg.Engine, me, store)
+	if err != nil {
+		return nil, err
+	}
+	// The verifier must exist before Run starts the goroutine that uses
+	// it: creating it later would race with Join on the loop goroutine.
+	eng.Verifier()
+	if cfg.Verifiers == 0 {
+		cfg.Verifiers = runtime.GOMAXPROCS(0)
+	}
+	return &Node{
+		cfg:      cfg,
+		eng:      eng,
+		ep:       ep,
+		raw:      make(chan Datagram, cfg.QueueSize),
+		verified: make(chan []Inbound, 2),
+		reqs:     make(chan func()),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}),
+	}, nil
+}
+
+// Endpoint returns the node's endpoint.
+func (n *Node) Endpoint() Endpoint { return n.ep }
+
+// Run drives the engine until ctx is done, Close is called, or a local
+// failure stops the engine (its error is returned). It may be called once.
+func (n *Node) Run(ctx context.Context) error {
+	n.mu.Lock()
+	if n.mu.running || n.mu.closed {
+		n.mu.Unlock()
+		return fmt.Errorf("%w: Run may be called once", ErrNodeClosed)
+	}
+	n.mu.running = true
+	n.mu.Unlock()
+	defer close(n.done)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n.read() }()
+	go func() { defer wg.Done(); n.verify() }()
+	err := n.loop(ctx)
+	close(n.stop)
+	_ = n.ep.Close()
+	wg.Wait()
+	return err
+}
+
+// read takes datagrams off the endpoint and queues copies.
+func (n *Node) read() {
+	buf := make([]byte, n.cfg.Engine.MaxDatagram+1)
+	for {
+		size, from, err := n.ep.Receive(buf)
+		if err != nil {
+			if errors.Is(err, ErrEndpointClosed) {
+				return
+			}
+			select {
+			case <-n.stop:
+				return
+			default:
+				continue
+			}
+		}
+		d := Datagram{Addr: from, Data: append([]byte(nil), buf[:size]...)}
+		select {
+		case n.raw <- d:
+		default:
+			n.queueDrop.Add(1)
+		}
+	}
+}
+
+// verify groups queued datagrams into batches and checks their signatures
+// in parallel, passing batches to the engine in arrival order.
+func (n *Node) verify() {
+	v := n.eng.Verifier()
+	for {
+		var batch []Inbound
+		select {
+		case d := <-n.raw:
+			batch = append(batch, Inbound{Addr: d.Addr, Data: d.Data})
+		case <-n.stop:
+			return
+		}
+	drain:
+		for len(batch) < n.cfg.BatchSize {
+			select {
+			case d := <-n.raw:
+				batch = append(batch, Inbound{Addr: d.Addr, Data: d.Data})
+			default:
+				break drain
+			}
+		}
+		checkParallel(v, batch, n.cfg.Verifiers)
+		select {
+		case n.verified <- batch:
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// checkParallel runs v.Check over batch on up to workers goroutines.
+func checkParallel(v *Verifier, batch []Inbound, workers int) {
+	if workers <= 1 || len(batch) < 2 {
+		for i := range batch {
+			v.Check(&batch[i])
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, len(batch)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batch) {
+					return
+				}
+				v.Check(&batch[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// loop is the only code that touches the engine while Run is active.
+func (n *Node) loop(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	if err := n.eng.Tick(time.Now()); err != nil {
+		return err
+	}
+	for {
+		n.flushOut()
+		if d, ok := n.eng.NextDeadline(); ok {
+			timer.Reset(max(time.Until(d), 0))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		var err error
+		select {
+		case batch := <-n.verified:
+			err = n.eng.ReceiveInbound(time.Now(), batch)
+		case <-timer.C:
+			err = n.eng.Tick(time.Now())
+		case req := <-n.reqs:
+			n.eng.SetTime(time.Now())
+			req()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.quit:
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if qd := n.queueDrop.Swap(0); qd > 0 {
+			n.eng.stats.Dropped[DropQueueFull] += qd
+		}
+	}
+}
+
+// flushOut sends the engine's outbound datagrams.
+func (n *Node) flushOut() {
+	for _, d := range n.eng.Ready() {
+		_ = n.ep.Send(d.Addr, d.Data)
+	}
+}
+
+// Do runs fn on the engine's goroutine and returns its error. fn must not
+// block. It fails with ErrNodeClosed when the node is not running.
+func (n *Node) Do(ctx context.Context, fn func(e *Engine) error) error {
+	errc := make(chan error, 1)
+	req := func() { errc <- fn(n.eng) }
+	select {
+	case n.reqs <- req:
+	case <-n.done:
+		return ErrNodeClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Join joins a community on the engine's goroutine; see Engine.Join.
+func (n *Node) Join(ctx context.Context, overlay Overlay, opts ...JoinOption) (*Community, error) {
+	var c *Community
+	err := n.Do(ctx, func(e *Engine) error {
+		var err error
+		c, err = e.Join(overlay, opts...)
+		return err
+	})
+	return c, err
+}
+
+// Stats returns the engine's counters.
+func (n *Node) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := n.Do(ctx, func(e *Engine) error { s = e.Stats(); return nil })
+	return s, err
+}
+
+// Close stops Run and closes the endpoint, waiting for Run to return when
+// it is running. It does not close the store, which the caller opened.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.mu.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.mu.closed = true
+	running := n.mu.running
+	close(n.quit)
+	n.mu.Unlock()
+	if !running {
+		return n.ep.Close()
+	}
+	<-n.done
+	return nil
+}

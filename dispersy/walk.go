@@ -1,0 +1,316 @@
+package dispersy
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dispersy-go/dispersy/dispersy/requestcache"
+	"github.com/dispersy-go/dispersy/dispersy/walker"
+)
+
+// introPrefix is the request-cache prefix of introduction requests.
+const introPrefix = "introduction-request"
+
+// introRequest is an outstanding introduction request: it ends when both
+// the response and the puncture arrived, or times out.
+type introRequest struct {
+	to        netip.AddrPort
+	responded bool
+	punctured bool
+}
+
+// walkState is a community's walker: its candidate table, the outstanding
+// introduction requests, the next step time and the bloom-filter cache.
+type walkState struct {
+	c        *Community
+	table    *walker.Table
+	requests *requestcache.Cache[*introRequest]
+	next     time.Time
+	sync     syncCache
+	// syncCount is Dispersy's _nrsyncpackets: how many hashes the last
+	// range held, a hint for the range strategy.
+	syncCount int
+}
+
+// maxIntroRequests bounds the outstanding introduction requests of one
+// community (one per step plus keep-alives; far below 65,536 numbers).
+const maxIntroRequests = 1024
+
+func (w *walkState) init(c *Community) {
+	e := c.e
+	w.c = c
+	w.table, _ = walker.NewTable(e.cfg.Walker, e.addresses())
+	w.requests = requestcache.New[*introRequest](e.rng, maxIntroRequests)
+	// Communities start walking at a random point of the first interval,
+	// so peers started together do not walk in lock step (Dispersy:
+	// database_id % 3 seconds).
+	w.next = e.now.Add(time.Duration(e.rng.Int64N(int64(e.cfg.Walker.StepInterval))))
+}
+
+// addresses returns the node's address book, creating it from
+// Config.LocalAddr on first use.
+func (e *Engine) addresses() *walker.Addresses {
+	if e.addrs == nil {
+		lan := e.cfg.LocalAddr
+		if !walker.IsValid(lan) {
+			// Without a local address the node still answers; it reports
+			// an unknown LAN address until the runner sets one.
+			lan = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 1)
+		}
+		e.addrs, _ = walker.NewAddresses(lan, e.cfg.LocalSubnets...)
+	}
+	return e.addrs
+}
+
+// Table returns the community's candidate table (read-only use).
+func (c *Community) Table() *walker.Table { return c.walk.table }
+
+// AddCandidate adds a peer to walk to, as a discovered candidate (for
+// tests and tools; the walker finds candidates itself).
+func (c *Community) AddCandidate(addr netip.AddrPort) {
+	c.walk.table.Discovered(c.e.now, walker.Contact{Sock: addr})
+}
+
+func (w *walkState) nextDeadline() (time.Time, bool) {
+	d := w.next
+	if r, ok := w.requests.NextDeadline(); ok && r.Before(d) {
+		d = r
+	}
+	return d, true
+}
+
+// tick expires introduction requests and takes a walker step when due.
+func (w *walkState) tick(c *Community) error {
+	now := c.e.now
+	for _, x := range w.requests.Expire(now) {
+		if !x.Value.responded {
+			w.table.WalkTimeout(x.Value.to)
+		}
+	}
+	if now.Before(w.next) {
+		return nil
+	}
+	w.next = now.Add(c.e.cfg.Walker.StepInterval)
+	w.step(c)
+	return c.e.failed
+}
+
+// step is one walker step: clean up, keep candidates alive, and send an
+// introduction request (with advice and a bloom filter) to the next walk
+// candidate, or to a bootstrap address when there is none.
+func (w *walkState) step(c *Community) {
+	now := c.e.now
+	res := w.table.Cleanup(now)
+	for _, k := range res.KeepAlive {
+		w.sendRequest(c, k.Sock(), false, false)
+	}
+	var to netip.AddrPort
+	if cand := w.table.NextWalk(now, c.e.rng); cand != nil {
+		to = cand.Sock()
+	} else if bs := c.e.bootstrap(); len(bs) > 0 {
+		to = bs[c.e.rng.IntN(len(bs))]
+		w.table.Discovered(now, walker.Contact{Sock: to})
+	} else {
+		return
+	}
+	w.sendRequest(c, to, true, true)
+}
+
+// bootstrap returns the bootstrap addresses that are not our own.
+func (e *Engine) bootstrap() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, a := range e.cfg.Bootstrap {
+		if !e.addresses().IsSelf(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// sendRequest sends an introduction request to to.
+func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSync bool) {
+	now := c.e.now
+	id, err := w.requests.Add(now, introPrefix, c.e.cfg.Walker.IntroRequestTimeout, &introRequest{to: to})
+	if err != nil {
+		if !errors.Is(err, requestcache.ErrFull) && !errors.Is(err, requestcache.ErrPrefixFull) {
+			c.e.log.Warn().Err(err).Msg("introduction request")
+		}
+		return
+	}
+	a := c.e.addresses()
+	req := IntroductionRequest{
+		Destination:    to,
+		SourceLAN:      a.LAN(),
+		SourceWAN:      a.WAN(),
+		Advice:         advice,
+		ConnectionType: a.Connection(),
+		Identifier:     id,
+	}
+	if withSync {
+		req.Sync = c.buildSync(to, c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false))
+	}
+	w.table.Walk(now, to)
+	c.e.stats.Walks++
+	c.sendDirect(IntroductionRequestType, req, to)
+}
+
+// reportGlobalTime records a direct message's global time for the
+// acceptable-global-time median.
+func (w *walkState) reportGlobalTime(from netip.AddrPort, gt uint64) {
+	if from.IsValid() {
+		w.table.SetGlobalTime(from, gt)
+	}
+}
+
+// medianGlobalTime is the median clock of the verified candidates, when
+// enough of them reported one.
+func (w *walkState) medianGlobalTime(now time.Time) (uint64, bool) {
+	m := w.table.MedianGlobalTime(now)
+	return m, m > 0
+}
+
+// randomVerified returns up to n random verified candidates' addresses,
+// skipping those in exclude.
+func (w *walkState) randomVerified(n int, exclude []netip.AddrPort) []netip.AddrPort {
+	if n <= 0 || w.table == nil {
+		return nil
+	}
+	c := w.table.RandomVerified(w.c.e.now, n, func(x *walker.Candidate) bool {
+		return slices.Contains(exclude, x.Sock())
+	}, w.c.e.rng)
+	out := make([]netip.AddrPort, len(c))
+	for i, x := range c {
+		out[i] = x.Sock()
+	}
+	return out
+}
+
+// storedLocal updates the bloom cache for a message we created.
+func (w *walkState) storedLocal(m *message) { w.c.storedSync(m) }
+
+// check validates walker messages before they are handled.
+func (w *walkState) check(c *Community, m *message) Verdict {
+	switch p := m.payload.(type) {
+	case IntroductionResponse:
+		r, ok := w.requests.Get(introPrefix, p.Identifier)
+		if !ok || r.responded {
+			return drop(DropUnexpected, "introduction response without a request")
+		}
+		if a := c.e.addresses(); a.IsSelf(p.IntroducedLAN) && a.IsSelf(p.IntroducedWAN) {
+			return drop(DropInvalidAddress, "introduced to ourselves")
+		}
+	case Puncture:
+		r, ok := w.requests.Get(introPrefix, p.Identifier)
+		if !ok || r.punctured {
+			return drop(DropUnexpected, "puncture without a request")
+		}
+	case PunctureRequest:
+		a := c.e.addresses()
+		if !walker.IsValid(p.WalkerLAN) && !walker.IsValid(p.WalkerWAN) {
+			return drop(DropInvalidAddress, "puncture request without a walker address")
+		}
+		target := a.SockFor(p.WalkerLAN, p.WalkerWAN)
+		if !walker.IsValid(target) || a.IsSelf(target) || target == m.source {
+			return drop(DropInvalidAddress, "puncture target is us or the sender")
+		}
+	case IntroductionRequest:
+		if p.Sync != nil && len(p.Sync.Bloom) > 8192 {
+			return drop(DropInvalidRequest, "bloom filter too large")
+		}
+	}
+	return Accept()
+}
+
+// handle processes one walker message after the checks.
+func (w *walkState) handle(c *Community, m *message) {
+	now := c.e.now
+	a := c.e.addresses()
+	switch p := m.payload.(type) {
+	case IntroductionRequest:
+		cand, ok := w.table.Stumble(now, walker.Contact{Sock: m.source, LAN: p.SourceLAN, WAN: p.SourceWAN, Connection: p.ConnectionType})
+		if ok {
+			w.table.Associate(m.source, m.author())
+			w.table.SetGlobalTime(m.source, m.frame.GlobalTime)
+		}
+		c.e.vote(m.source, p.Destination)
+		if p.Advice {
+			resp := IntroductionResponse{
+				Destination:    m.source,
+				SourceLAN:      a.LAN(),
+				SourceWAN:      a.WAN(),
+				ConnectionType: a.Connection(),
+				Identifier:     p.Identifier,
+			}
+			var intro *walker.Candidate
+			if ok {
+				intro = w.table.Introduce(now, cand, c.e.rng)
+			}
+			if intro != nil {
+				resp.IntroducedLAN, resp.IntroducedWAN, resp.IntroducedTunnel = intro.LAN(), intro.WAN(), intro.Tunnel()
+			}
+			if c.e.cfg.SyncBothWays && c.e.cfg.BloomSync {
+				addrs := []netip.AddrPort{resp.Destination, resp.SourceLAN, resp.SourceWAN, resp.IntroducedLAN, resp.IntroducedWAN}
+				resp.Sync, _ = c.newSyncRequest(c.introFixedSize(addrs, true))
+			}
+			c.sendDirect(IntroductionResponseType, resp, m.source)
+			if intro != nil {
+				lan, wan := p.SourceLAN, p.SourceWAN
+				if ok {
+					lan, wan = cand.LAN(), cand.WAN()
+				}
+				c.sendDirect(PunctureRequestType, PunctureRequest{WalkerLAN: lan, WalkerWAN: wan, Identifier: p.Identifier}, intro.Sock())
+			}
+		}
+		if p.Sync != nil {
+			c.answerSync(m.source, p.Sync)
+		}
+	case IntroductionResponse:
+		r, _ := w.requests.Get(introPrefix, p.Identifier)
+		r.responded = true
+		if r.punctured {
+			w.requests.Pop(introPrefix, p.Identifier)
+		}
+		if _, ok := w.table.WalkResponse(now, walker.Contact{Sock: m.source, LAN: p.SourceLAN, WAN: p.SourceWAN, Connection: p.ConnectionType}); ok {
+			w.table.Associate(m.source, m.author())
+			w.table.SetGlobalTime(m.source, m.frame.GlobalTime)
+		}
+		c.e.stats.WalkReplies++
+		c.e.vote(m.source, p.Destination)
+		if walker.IsValid(p.IntroducedLAN) || walker.IsValid(p.IntroducedWAN) {
+			sock := a.SockFor(p.IntroducedLAN, p.IntroducedWAN)
+			if walker.IsValid(sock) && !a.IsSelf(sock) && sock != m.source {
+				w.table.Intro(now, walker.Contact{Sock: sock, LAN: p.IntroducedLAN, WAN: p.IntroducedWAN, Tunnel: p.IntroducedTunnel})
+			}
+		}
+		if p.Sync != nil {
+			c.answerSync(m.source, p.Sync)
+		}
+	case PunctureRequest:
+		target := a.SockFor(p.WalkerLAN, p.WalkerWAN)
+		c.sendDirect(PunctureType, Puncture{SourceLAN: a.LAN(), SourceWAN: a.WAN(), Identifier: p.Identifier}, target)
+	case Puncture:
+		r, _ := w.requests.Get(introPrefix, p.Identifier)
+		r.punctured = true
+		if r.responded {
+			w.requests.Pop(introPrefix, p.Identifier)
+		}
+		if _, ok := w.table.Puncture(now, walker.Contact{Sock: m.source, LAN: p.SourceLAN, WAN: p.SourceWAN}); ok {
+			w.table.Associate(m.source, m.author())
+		}
+	}
+}
+
+// vote records where a peer sees us; when the WAN estimate changes, our own
+// addresses are removed from every candidate table.
+func (e *Engine) vote(voter, addr netip.AddrPort) {
+	a := e.addresses()
+	if !a.Vote(voter, addr).WANChanged {
+		return
+	}
+	for _, c := range e.order {
+		c.walk.table.Remove(a.LAN())
+		c.walk.table.Remove(a.WAN())
+	}
+}

@@ -1,0 +1,507 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/database"
+	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/udp"
+	"github.com/dispersy-go/dispersy/dispersy/walker"
+	"github.com/dispersy-go/dispersy/examples/chat"
+	"github.com/dispersy-go/dispersy/keys"
+)
+
+// callTimeout bounds one call into a running node (join, create).
+const callTimeout = 30 * time.Second
+
+// peer is one demo node.
+type peer struct {
+	index int
+	key   *keys.PrivateKey
+	path  string
+	store *database.Store
+	ep    *lossyEndpoint
+	node  *dispersy.Node
+	done  chan error // Run's result
+	comm  *dispersy.Community
+}
+
+// masterKey and peerKey derive the demo's keys from the seed, so a second
+// run on the same -dir and -seed continues the same community with the
+// same members.
+func masterKey(seed uint64) *keys.PrivateKey {
+	return keys.DeriveKey(keys.Ed25519, fmt.Appendf(nil, "dispersy-go demo %d master", seed))
+}
+
+func peerKey(seed uint64, i int) *keys.PrivateKey {
+	return keys.DeriveKey(keys.Ed25519, fmt.Appendf(nil, "dispersy-go demo %d peer %d", seed, i))
+}
+
+// scaledWalker returns Dispersy's walker constants with the step interval
+// set to step and every lifetime and timeout scaled by the same factor, so
+// the walker keeps its proportions (and its Validate rules) at any speed.
+func scaledWalker(step time.Duration) walker.Config {
+	c := walker.DefaultConfig()
+	scale := func(d time.Duration) time.Duration {
+		return time.Duration(float64(d) * float64(step) / float64(c.StepInterval))
+	}
+	c.WalkLifetime = scale(c.WalkLifetime)
+	c.StumbleLifetime = scale(c.StumbleLifetime)
+	c.IntroLifetime = scale(c.IntroLifetime)
+	c.DiscoveredLifetime = scale(c.DiscoveredLifetime)
+	c.EligibleDelay = scale(c.EligibleDelay)
+	c.IntroRequestTimeout = scale(c.IntroRequestTimeout)
+	c.StepInterval = step
+	return c
+}
+
+// failf describes a local problem that ends the demo with exit status 1,
+// in one sentence for the user.
+func failf(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
+
+// demo runs the demo with o and returns the exit status.
+func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	d := &runner{o: o, stderr: stderr}
+	res, err := d.run(ctx)
+	if cerr := d.close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitFail
+	}
+	if !res.converged {
+		fmt.Fprintf(stderr, "demo: not converged within %v (%d of %d messages on all peers):\n", o.timeout, res.onAll, res.messages)
+		for _, l := range res.lacking {
+			fmt.Fprintf(stderr, "  %s\n", l)
+		}
+		return exitFail
+	}
+	if o.loss > 0 {
+		fmt.Fprintf(stderr, "loss: %d of %d datagrams dropped (%.1f%%)\n", res.dropped, res.datagrams, 100*float64(res.dropped)/float64(max(res.datagrams, 1)))
+	}
+	fmt.Fprintf(stdout, "converged: peers=%d messages=%d seconds=%.1f bytes=%d\n", o.peers, res.messages, res.elapsed.Seconds(), res.bytes)
+	return exitOK
+}
+
+// runner holds the demo's peers and resources.
+type runner struct {
+	o      options
+	stderr io.Writer
+	dir    string
+	tmp    bool // dir is a temporary folder to remove
+	peers  []*peer
+}
+
+// result is what a run found.
+type result struct {
+	converged          bool
+	messages, onAll    int
+	elapsed            time.Duration
+	bytes              uint64
+	datagrams, dropped uint64
+	lacking            []string
+}
+
+// run sets everything up, creates the messages and waits for convergence.
+// Its error is a local failure.
+func (d *runner) run(ctx context.Context) (result, error) {
+	if err := d.folder(); err != nil {
+		return result{}, err
+	}
+	if err := d.start(ctx); err != nil {
+		return result{}, err
+	}
+	want, err := d.existing()
+	if err != nil {
+		return result{}, err
+	}
+	start := time.Now()
+	if err := d.create(ctx, want); err != nil {
+		return result{}, err
+	}
+	return d.wait(ctx, want, start)
+}
+
+// folder prepares the store folder: -dir (created if needed, checked
+// writable) or a new temporary folder.
+func (d *runner) folder() error {
+	if d.o.dir == "" {
+		dir, err := os.MkdirTemp("", "dispersy-demo-")
+		if err != nil {
+			return failf("cannot create a temporary folder: %v", err)
+		}
+		d.dir, d.tmp = dir, true
+		return nil
+	}
+	d.dir = d.o.dir
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return failf("cannot use folder %s: %v", d.dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(d.dir, ".demo-write-check-")
+	if err != nil {
+		return failf("folder %s is not writable: %v", d.dir, unwrapPath(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// unwrapPath drops the operation and path from an *os.PathError, which the
+// sentences around it already name.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// start opens every peer's store and socket, starts its node and joins the
+// chat community; peer 0 signs with the master key.
+func (d *runner) start(ctx context.Context) error {
+	o := d.o
+	master := masterKey(o.seed)
+	var tracker []netip.AddrPort
+	for i := range o.peers {
+		p := &peer{index: i, key: peerKey(o.seed, i), path: filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)), done: make(chan error, 1)}
+		st, err := database.Open(p.path, database.Options{ReadConns: 1})
+		if err != nil {
+			return storeFailure(i, p.path, err)
+		}
+		p.store = st
+		d.peers = append(d.peers, p)
+
+		addr := "127.0.0.1:0"
+		if o.port > 0 {
+			addr = "127.0.0.1:" + strconv.Itoa(o.port+i)
+		}
+		ue, err := udp.Listen(addr, udp.DefaultConfig())
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return failf("peer %d cannot listen on %s: the port is in use; choose another -port (0 picks free ports)", i, addr)
+			}
+			return failf("peer %d cannot listen on %s: %v", i, addr, errors.Unwrap(err))
+		}
+		p.ep = newLossy(ue, o.loss, rand.New(rand.NewPCG(o.seed, 1<<32|uint64(i))))
+
+		cfg := dispersy.DefaultNodeConfig()
+		cfg.Engine.Walker = scaledWalker(o.step)
+		cfg.Engine.LocalAddr = ue.LocalAddr()
+		cfg.Engine.Bootstrap = tracker
+		cfg.Engine.Rand = rand.New(rand.NewPCG(o.seed, uint64(i)+1))
+		node, err := dispersy.NewNode(cfg, p.key, st, p.ep)
+		if err != nil {
+			ue.Close()
+			return failf("peer %d: %v", i, err)
+		}
+		p.node = node
+		go func() { p.done <- node.Run(context.Background()) }()
+		if i == 0 {
+			tracker = []netip.AddrPort{ue.LocalAddr()}
+		}
+
+		var opts []dispersy.JoinOption
+		if i == 0 {
+			opts = append(opts, dispersy.WithMember(master))
+		}
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		p.comm, err = node.Join(cctx, chat.New(master.Public()), opts...)
+		cancel()
+		if err != nil {
+			return d.callFailure(ctx, p, "join the chat community", err)
+		}
+	}
+	return nil
+}
+
+// storeFailure explains why a store file did not open.
+func storeFailure(i int, path string, err error) error {
+	var ve *database.VersionError
+	switch {
+	case errors.As(err, &ve):
+		return failf("the store of peer %d (%s) cannot be used: %v", i, path, strings.TrimPrefix(err.Error(), "database: "))
+	case errors.Is(err, database.ErrCorrupt), errors.Is(err, database.ErrForeign):
+		return failf("the store of peer %d (%s) is damaged or is not a dispersy-go store; move it away or choose another -dir", i, path)
+	case errors.Is(err, database.ErrLocked):
+		return failf("the store of peer %d (%s) is locked by another program; stop it or choose another -dir", i, path)
+	}
+	return failf("cannot open the store of peer %d (%s): %v", i, path, unwrapPath(err))
+}
+
+// callFailure describes a failed call into a node: interrupted, the node
+// stopped, or the call itself failed.
+func (d *runner) callFailure(ctx context.Context, p *peer, what string, err error) error {
+	if ctx.Err() != nil {
+		return failf("interrupted")
+	}
+	select {
+	case rerr := <-p.done:
+		p.done <- rerr
+		if rerr != nil {
+			return failf("peer %d stopped: %v", p.index, rerr)
+		}
+	default:
+	}
+	return failf("peer %d could not %s: %v", p.index, what, err)
+}
+
+// expected is the set of message hashes every peer must end with, per
+// chat type.
+type expected map[uint8]map[dispersy.Hash]bool
+
+func (e expected) add(id uint8, h dispersy.Hash) {
+	if e[id] == nil {
+		e[id] = map[dispersy.Hash]bool{}
+	}
+	e[id][h] = true
+}
+
+// existing collects the chat lines and announcements already stored (a
+// second run on the same -dir): they belong to the expected set too, as do
+// stored statuses of members that are not running now. The statuses of
+// running peers are not: each of them replaces its own.
+func (d *runner) existing() (expected, error) {
+	want := expected{}
+	running := map[keys.MemberID]bool{}
+	for _, p := range d.peers {
+		running[p.comm.Me().ID()] = true
+	}
+	for _, p := range d.peers {
+		for _, id := range []uint8{chat.IDMessage, chat.IDModerator} {
+			hs, err := hashes(p, id)
+			if err != nil {
+				return nil, err
+			}
+			for h := range hs {
+				want.add(id, h)
+			}
+		}
+		err := p.store.Range(dispersy.RangeQuery{Community: p.comm.ID(), MessageID: chat.IDStatus, Low: 1, High: conversion.MaxGlobalTime}, func(r *dispersy.Record) bool {
+			if !running[r.Member] {
+				want.add(chat.IDStatus, r.Hash)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, failf("reading the store of peer %d: %v", p.index, err)
+		}
+	}
+	return want, nil
+}
+
+// create makes every peer post its share of the chat lines between two
+// status updates (the second replaces the first: last-1), and the master
+// holder post a moderator announcement. It adds their hashes to want.
+func (d *runner) create(ctx context.Context, want expected) error {
+	o := d.o
+	for _, p := range d.peers {
+		n := o.messages / o.peers
+		if p.index < o.messages%o.peers {
+			n++
+		}
+		var made []dispersy.Hash
+		var status dispersy.Hash
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := p.node.Do(cctx, func(*dispersy.Engine) error {
+			if _, err := chat.SetStatus(p.comm, "joined"); err != nil {
+				return err
+			}
+			if p.index == 0 {
+				m, err := chat.Announce(p.comm, "welcome to the demo; be nice")
+				if err != nil {
+					return err
+				}
+				want.add(chat.IDModerator, dispersy.PacketHash(m.Packet))
+			}
+			for j := range n {
+				m, err := chat.Say(p.comm, fmt.Sprintf("peer%02d", p.index), fmt.Sprintf("line %d of %d", j+1, n))
+				if err != nil {
+					return err
+				}
+				made = append(made, dispersy.PacketHash(m.Packet))
+			}
+			m, err := chat.SetStatus(p.comm, fmt.Sprintf("posted %d lines", n))
+			if err != nil {
+				return err
+			}
+			status = dispersy.PacketHash(m.Packet)
+			return nil
+		})
+		cancel()
+		if err != nil {
+			return d.callFailure(ctx, p, "create its messages", err)
+		}
+		for _, h := range made {
+			want.add(chat.IDMessage, h)
+		}
+		want.add(chat.IDStatus, status)
+	}
+	return nil
+}
+
+// hashes returns the live messages of type id that p stores.
+func hashes(p *peer, id uint8) (map[dispersy.Hash]bool, error) {
+	out := map[dispersy.Hash]bool{}
+	err := p.store.Scan(dispersy.ScanQuery{Community: p.comm.ID(), Types: []uint8{id}, From: 1}, func(r dispersy.ScanRow) bool {
+		out[r.Hash] = true
+		return true
+	})
+	if err != nil {
+		return nil, failf("reading the store of peer %d: %v", p.index, err)
+	}
+	return out, nil
+}
+
+// typeNames are the chat types in report order, with their plural names.
+var typeNames = []struct {
+	id   uint8
+	name string
+}{{chat.IDMessage, "messages"}, {chat.IDStatus, "statuses"}, {chat.IDModerator, "moderator announcements"}}
+
+// state is one look at every store.
+type state struct {
+	onAll     int  // expected chat lines every peer holds
+	converged bool // every peer holds exactly the expected messages
+	lacking   []string
+}
+
+// look reads every store and compares it with want.
+func (d *runner) look(want expected) (state, error) {
+	var s state
+	onAll := map[dispersy.Hash]int{}
+	s.converged = true
+	for _, p := range d.peers {
+		var parts []string
+		extra := 0
+		for _, t := range typeNames {
+			have, err := hashes(p, t.id)
+			if err != nil {
+				return s, err
+			}
+			missing := 0
+			for h := range want[t.id] {
+				if !have[h] {
+					missing++
+				} else if t.id == chat.IDMessage {
+					onAll[h]++
+				}
+			}
+			for h := range have {
+				if !want[t.id][h] {
+					extra++
+				}
+			}
+			if missing > 0 {
+				parts = append(parts, fmt.Sprintf("%d of %d %s", missing, len(want[t.id]), t.name))
+			}
+		}
+		if len(parts) > 0 {
+			s.converged = false
+			s.lacking = append(s.lacking, fmt.Sprintf("peer %d lacks %s", p.index, strings.Join(parts, ", ")))
+		}
+		if extra > 0 {
+			// A peer holding a message nobody expects (an old status that a
+			// newer one has not replaced yet) has not settled either.
+			s.converged = false
+		}
+	}
+	for _, n := range onAll {
+		if n == len(d.peers) {
+			s.onAll++
+		}
+	}
+	return s, nil
+}
+
+// wait polls the stores until every peer holds the expected messages, the
+// timeout passes, ctx ends or a node stops.
+func (d *runner) wait(ctx context.Context, want expected, start time.Time) (result, error) {
+	total := len(want[chat.IDMessage])
+	bar := newProgress(d.stderr)
+	defer bar.finish()
+	deadline := start.Add(d.o.timeout)
+	res := result{messages: total}
+	for {
+		s, err := d.look(want)
+		if err != nil {
+			return res, err
+		}
+		now := time.Now()
+		bar.update(now, s.onAll, total)
+		res.onAll, res.lacking = s.onAll, s.lacking
+		if s.converged {
+			res.converged, res.elapsed = true, now.Sub(start)
+			for _, p := range d.peers {
+				res.bytes += p.ep.bytes.Load()
+				res.datagrams += p.ep.datagrams.Load()
+				res.dropped += p.ep.dropped.Load()
+			}
+			return res, nil
+		}
+		if now.After(deadline) {
+			if len(res.lacking) == 0 {
+				res.lacking = []string{"every peer holds the expected messages, but some still hold statuses that newer ones replace"}
+			}
+			return res, nil
+		}
+		// Poll at most every 100 ms, and never spend more than a third of
+		// the time reading stores.
+		pause := max(100*time.Millisecond, 2*time.Since(now))
+		for _, p := range d.peers {
+			select {
+			case err := <-p.done:
+				p.done <- err
+				if err == nil {
+					err = errors.New("its runner returned")
+				}
+				return res, failf("peer %d stopped: %v", p.index, err)
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return res, failf("interrupted")
+		case <-time.After(pause):
+		}
+	}
+}
+
+// close stops every node (waiting for its runner), closes every store and
+// removes a temporary folder. It returns the first problem.
+func (d *runner) close() error {
+	var first error
+	for _, p := range d.peers {
+		if p.node != nil {
+			p.node.Close()
+			if err := <-p.done; err != nil && first == nil {
+				first = failf("peer %d stopped: %v", p.index, err)
+			}
+		} else if p.ep != nil {
+			p.ep.Close()
+		}
+		if p.store != nil {
+			if err := p.store.Close(); err != nil && first == nil {
+				first = failf("closing the store of peer %d: %v", p.index, err)
+			}
+		}
+	}
+	if d.tmp {
+		os.RemoveAll(d.dir)
+	}
+	return first
+}

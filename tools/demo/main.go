@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // did not converge, or a local failure (port, folder, store)
+	exitUsage = 2 // bad flags
+)
+
+// Limits on the flags, so that a typo fails fast instead of exhausting the
+// machine.
+const (
+	maxPeers    = 256
+	maxMessages = 1_000_000
+	maxLoss     = 0.9
+	minStep     = 10 * time.Millisecond
+	maxStep     = time.Minute
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := runContext(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the parsed flags.
+type options struct {
+	peers    int
+	messages int
+	loss     float64
+	timeout  time.Duration
+	dir      string
+	seed     uint64
+	step     time.Duration
+	port     int
+}
+
+// run is the command: it parses args, runs the demo, writes the summary to
+// stdout and progress and problems to stderr, and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run, stopped early (exit status 1) when ctx is done.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code, ok := parse(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	return demo(ctx, o, stdout, stderr)
+}
+
+// parse parses and checks the flags. When ok is false the command ends
+// with code: 0 after -h, 2 after a usage error (reported on stderr).
+func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok bool) {
+	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
+	flags.SetOutput(io.Discard) // errors and usage are printed below
+	flags.IntVar(&o.peers, "peers", 8, "")
+	flags.IntVar(&o.messages, "messages", 100, "")
+	flags.Float64Var(&o.loss, "loss", 0, "")
+	flags.DurationVar(&o.timeout, "timeout", time.Minute, "")
+	flags.StringVar(&o.dir, "dir", "", "")
+	flags.Uint64Var(&o.seed, "seed", 1, "")
+	flags.DurationVar(&o.step, "step", 200*time.Millisecond, "")
+	flags.IntVar(&o.port, "port", 0, "")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			help(stdout)
+			return o, exitOK, false
+		}
+		return o, usageError(stderr, "%v", err), false
+	}
+	switch {
+	case flags.NArg() > 0:
+		return o, usageError(stderr, "unexpected argument %q: the demo takes flags only", flags.Arg(0)), false
+	case o.peers < 2 || o.peers > maxPeers:
+		return o, usageError(stderr, "-peers %d: must be between 2 and %d", o.peers, maxPeers), false
+	case o.messages < 1 || o.messages > maxMessages:
+		return o, usageError(stderr, "-messages %d: must be between 1 and %d", o.messages, maxMessages), false
+	case !(o.loss >= 0 && o.loss <= maxLoss):
+		return o, usageError(stderr, "-loss %v: must be a probability between 0 and %v", o.loss, maxLoss), false
+	case o.timeout <= 0:
+		return o, usageError(stderr, "-timeout %v: must be positive (e.g. 30s)", o.timeout), false
+	case o.step < minStep || o.step > maxStep:
+		return o, usageError(stderr, "-step %v: must be between %v and %v", o.step, minStep, maxStep), false
+	case o.port < 0 || o.port+o.peers-1 > 65535:
+		return o, usageError(stderr, "-port %d: peers use ports %d..%d, which must lie in 1..65535 (0 picks free ports)", o.port, o.port, o.port+o.peers-1), false
+	}
+	return o, exitOK, true
+}
+
+// usageLine is printed after every usage error.
+const usageLine = "usage: demo [-peers N] [-messages N] [-loss P] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] (demo -h for help)"
+
+func usageError(stderr io.Writer, format string, args ...any) int {
+	fmt.Fprintf(stderr, "demo: "+format+"\n", args...)
+	fmt.Fprintln(stderr, usageLine)
+	return exitUsage
+}
+
+func help(w io.Writer) {
+	fmt.Fprintf(w, `usage: demo [flags]
+
+Starts a chat community of peers in this process, over real UDP on the
+loopback address, each peer with its own SQLite store. The peers post chat
+lines and statuses, peer 0 (the master key holder) posts a moderator
+announcement, and the demo shows a progress bar (stderr) while the messages
+spread. When every peer holds every message it prints one line on stdout:
+
+  converged: peers=8 messages=100 seconds=3.2 bytes=123456
+
+(bytes: everything the peers sent, dropped datagrams included). If the
+peers do not converge within -timeout it says which peers lack what.
+
+Flags:
+  -peers N      number of peers, 2..%d (default 8)
+  -messages N   chat lines to post, spread over the peers (default 100)
+  -loss P       drop each outgoing datagram with probability P, 0..%v (default 0)
+  -timeout D    give up after D (default 1m)
+  -dir DIR      keep the store files in DIR (created if needed); default: a
+                temporary folder, removed at the end. Running again on the
+                same DIR and -seed continues the same community.
+  -seed N       seed for the keys, the walkers and the loss (default 1)
+  -step D       walker step interval, %v..%v (default 200ms; Dispersy: 5s);
+                candidate lifetimes are scaled with it
+  -port P       listen on ports P..P+peers-1 (default 0: free ports)
+  -h            print this help
+
+Exit status: 0 converged, 1 not converged or a local failure (port in use,
+unwritable folder, damaged store file), 2 usage error.
+`, maxPeers, maxLoss, minStep, maxStep)
+}

@@ -34,6 +34,14 @@ type Community struct {
 	destroyPacket   []byte
 	destroyNotified map[netip.AddrPort]time.Time
 
+	// punctured rate-limits punctures sent on others' requests, per target.
+	punctured map[netip.AddrPort]time.Time
+
+	// malicious holds the excluded members and the proof against each;
+	// proofNotified rate-limits sending it.
+	malicious     map[keys.MemberID][2][]byte
+	proofNotified map[netip.AddrPort]time.Time
+
 	// tl is the permission timeline; recheck schedules the re-check of
 	// stored messages from recheckFrom after it changed.
 	tl          *timeline.Timeline
@@ -167,6 +175,9 @@ func (e *Engine) load(def *compiled, overlay Overlay, o joinOptions) (*Community
 		c.seqs[id] = seq
 	}
 	if err := c.initTimeline(); err != nil {
+		return nil, e.fail(err)
+	}
+	if err := c.loadMalicious(); err != nil {
 		return nil, e.fail(err)
 	}
 	c.walk.init(c)

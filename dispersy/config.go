@@ -71,6 +71,14 @@ type Config struct {
 	// SignatureTimeout is how long a signature request for a double-signed
 	// message waits for its response. Dispersy: 10 s.
 	SignatureTimeout time.Duration
+	// AmplificationFactor limits answers to an address that has not proved
+	// it receives our packets (by answering one of our introduction
+	// requests) to this many times the bytes received from it; 0 disables
+	// the limit. Default 3 (QUIC's rule); Python Dispersy had no limit.
+	AmplificationFactor int
+	// MaxTrackedAddresses bounds the per-address state kept against remote
+	// input (anti-amplification credit, proven addresses, punctures sent).
+	MaxTrackedAddresses int
 	// DestroyFanout is how many random verified candidates a
 	// destroy-community message is forwarded to, by its creator and by
 	// every peer that receives it. Dispersy: CommunityDestination(50).
@@ -119,6 +127,8 @@ func DefaultConfig() Config {
 		ForwardNew:                0,
 		DestroyFanout:             50,               // Dispersy dispersy-destroy-community node_count
 		SignatureTimeout:          10 * time.Second, // Dispersy SignatureRequestCache
+		AmplificationFactor:       3,                // QUIC, RFC 9000 §8
+		MaxTrackedAddresses:       8192,
 		DelayRetry:                2 * time.Second,
 		DelayAttempts:             4,
 		MaxDelayed:                4096,
@@ -163,6 +173,12 @@ func (c Config) Validate() error {
 	}
 	if c.SignatureTimeout <= 0 {
 		bad("SignatureTimeout (%v) must be > 0", c.SignatureTimeout)
+	}
+	if c.AmplificationFactor < 0 {
+		bad("AmplificationFactor (%d) must be >= 0", c.AmplificationFactor)
+	}
+	if c.MaxTrackedAddresses < 16 {
+		bad("MaxTrackedAddresses (%d) must be >= 16", c.MaxTrackedAddresses)
 	}
 	if c.DestroyFanout < 0 {
 		bad("DestroyFanout (%d) must be >= 0", c.DestroyFanout)

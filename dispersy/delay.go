@@ -134,9 +134,15 @@ func (q *delayQueue) request(c *Community, n need, from netip.AddrPort) {
 	k := keyOf(n)
 	r := q.requests[k]
 	if r != nil {
-		r.need = n
 		if from.IsValid() && !slices.Contains(r.sources, from) {
 			r.sources = append(r.sources, from)
+		}
+		if n.kind == needSequence && (n.low < r.need.low || n.high > r.need.high) {
+			// A new gap, not part of the range already asked for: ask now.
+			r.need = n
+			r.attempts = 0
+			r.asked = nil
+			q.send(c, r)
 		}
 		return
 	}
@@ -245,7 +251,14 @@ func (q *delayQueue) tick(c *Community) error {
 	now := c.e.now
 	for _, k := range slices.Clone(q.reqOrder) {
 		r := q.requests[k]
-		if r == nil || r.next.After(now) {
+		if r == nil {
+			continue
+		}
+		if len(q.byKey[k]) == 0 {
+			q.dropRequestIfIdle(k)
+			continue
+		}
+		if r.next.After(now) {
 			continue
 		}
 		if r.attempts >= c.e.cfg.DelayAttempts {
@@ -299,7 +312,13 @@ func (q *delayQueue) resume(c *Community, k need) {
 	for _, d := range list {
 		q.kill(d)
 	}
-	q.dropRequestIfIdle(k)
+	if k.kind != needSequence {
+		q.dropRequestIfIdle(k)
+	}
+	// A sequence request stays while its gap is being refilled: the resumed
+	// messages are checked again and, if part of the gap is still missing,
+	// wait on the same request instead of sending a new one for each
+	// packet of the answer. tick drops it once nothing waits on it.
 	for _, d := range list {
 		c.e.stats.Resumed++
 		if d.msg != nil {

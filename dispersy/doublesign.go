@@ -350,7 +350,7 @@ func (c *Community) answerSignatureRequest(m *message) {
 		zero := make([]byte, len(sub.frame.Signatures[0]))
 		copy(out.frame.Packet[out.frame.BodyLen:], zero)
 	}
-	c.sendDirect(SignatureResponseType, SignatureResponse{Identifier: p.Identifier, Packet: out.frame.Packet}, m.source)
+	c.replyDirect(SignatureResponseType, SignatureResponse{Identifier: p.Identifier, Packet: out.frame.Packet}, m.source)
 }
 
 // body0 is the part of a double-signed message its creator signs.
@@ -402,6 +402,7 @@ func (c *Community) handleSignatureResponse(m *message) {
 	if !ok {
 		return
 	}
+	c.e.prove(m.source)
 	sub, v := c.decodeSub(p.Packet)
 	if v.kind != verdictAccept {
 		return

@@ -66,6 +66,7 @@ type Engine struct {
 
 	addrs    *walker.Addresses
 	verifier *Verifier
+	amp      amplifyState
 
 	out      []Datagram
 	stats    Stats
@@ -97,6 +98,7 @@ func NewEngine(cfg Config, me *keys.PrivateKey, store Store) (*Engine, error) {
 
 		storedMembers: map[keys.MemberID]struct{}{},
 	}
+	e.amp.init()
 	if e.rng == nil {
 		id := me.ID()
 		e.rng = rand.New(rand.NewPCG(binary.BigEndian.Uint64(id[0:8]), binary.BigEndian.Uint64(id[8:16])))

@@ -120,7 +120,7 @@ func (c *Community) answerMissingIdentity(m *message) {
 		return
 	}
 	for _, r := range hist {
-		c.e.send(m.source, r.Packet)
+		c.e.reply(m.source, r.Packet)
 	}
 }
 
@@ -136,7 +136,7 @@ func (c *Community) answerMissingMessage(m *message) {
 		return
 	}
 	for _, r := range recs {
-		c.e.send(m.source, r.Packet)
+		c.e.reply(m.source, r.Packet)
 	}
 }
 
@@ -171,7 +171,9 @@ func (c *Community) answerMissingSequence(group []*message) {
 				break
 			}
 			err := c.e.store.BySequence(c.cid, t.member, t.id, r[0], r[1], func(rec *Record) bool {
-				c.e.send(t.to, rec.Packet)
+				if !c.e.reply(t.to, rec.Packet) {
+					return false
+				}
 				spent[t.to] += len(rec.Packet)
 				return spent[t.to] < c.e.cfg.SequenceBudget
 			})
@@ -225,17 +227,32 @@ func (c *Community) sendMissing(n need, to netip.AddrPort) {
 }
 
 // sendDirect builds a direct message signed by our member (when its type is
-// signed) and sends it, without handling it locally.
+// signed) and sends it, without handling it locally. It is for messages we
+// initiate; answers go through replyDirect.
 func (c *Community) sendDirect(t AnyMessageType, payload any, to ...netip.AddrPort) {
+	if pkt := c.buildDirect(t, payload); pkt != nil {
+		for _, a := range to {
+			c.e.send(a, pkt)
+		}
+	}
+}
+
+// replyDirect is sendDirect for an answer to to: the anti-amplification
+// limit applies.
+func (c *Community) replyDirect(t AnyMessageType, payload any, to netip.AddrPort) {
+	if pkt := c.buildDirect(t, payload); pkt != nil {
+		c.e.reply(to, pkt)
+	}
+}
+
+func (c *Community) buildDirect(t AnyMessageType, payload any) []byte {
 	entry := c.def.types[t.Spec().ID]
 	m, err := c.build(entry, payload, []*keys.PrivateKey{c.me}, 0)
 	if err != nil {
 		c.e.log.Warn().Err(err).Str("msg", t.Spec().Name).Msg("cannot build message")
-		return
+		return nil
 	}
-	for _, a := range to {
-		c.e.send(a, m.frame.Packet)
-	}
+	return m.frame.Packet
 }
 
 // forwardReceived pushes a newly received synced message on to
@@ -249,6 +266,6 @@ func (c *Community) forwardReceived(m *message) {
 		return
 	}
 	for _, a := range c.walk.randomVerified(n, []netip.AddrPort{m.source}) {
-		c.e.send(a, m.frame.Packet)
+		c.e.reply(a, m.frame.Packet)
 	}
 }

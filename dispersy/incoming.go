@@ -32,6 +32,7 @@ func (e *Engine) ReceiveBatch(now time.Time, dgrams []Datagram) error {
 	for _, d := range dgrams {
 		e.stats.Received++
 		e.stats.ReceivedBytes += uint64(len(d.Data))
+		e.received(d.Addr, len(d.Data))
 		e.ingest(d.Addr, d.Data, nil)
 		if e.failed != nil {
 			return e.failed
@@ -223,13 +224,16 @@ func (c *Community) notifyDestroyed(from netip.AddrPort, pkt []byte) {
 		clear(c.destroyNotified)
 	}
 	c.destroyNotified[from] = c.e.now
-	c.e.send(from, c.destroyPacket)
+	c.e.reply(from, c.destroyPacket)
 }
 
 // check runs the framework's checks for one message, then the
 // application's.
 func (c *Community) check(m *message) Verdict {
 	spec := m.entry.spec
+	if v := c.checkMalicious(m); v.kind != verdictAccept {
+		return v
+	}
 	var v Verdict
 	switch d := spec.Distribution.(type) {
 	case policy.DirectDistribution:
@@ -287,7 +291,20 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		if bytes.Equal(p.frame.Packet, m.frame.Packet) {
 			return drop(DropDuplicate, "in batch")
 		}
-		return drop(DropConflict, "another message with the same member and global time in the batch")
+		if sameMessage(p.frame, m.frame) {
+			// Two encodings of one message in one batch: keep the
+			// binary-greater, as for a stored one.
+			if bytes.Compare(m.frame.Packet, p.frame.Packet) > 0 {
+				c.e.batch.ReplacePacket(m.record())
+				c.pending.keys[key] = m
+			}
+			return drop(DropDuplicate, "another encoding of a message in this batch")
+		}
+		if m.author() != c.def.master.ID() {
+			c.noteEquivocation(m, func() *Record { r := p.record(); return &r }())
+			return drop(DropMalicious, "another message with the same member and global time in this batch")
+		}
+		return drop(DropConflict, "another master message with the same global time in this batch")
 	}
 	rec, ok, err := c.e.store.Get(c.cid, key)
 	if err != nil {
@@ -313,23 +330,43 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		}
 		return drop(DropDuplicate, "binary-smaller copy of a stored message")
 	}
-	return drop(DropConflict, "another message with the same member and global time is stored")
+	if m.author() == c.def.master.ID() {
+		// The master is never excluded; of two master messages at one
+		// global time, every peer keeps the binary-lower one.
+		if bytes.Compare(m.frame.Packet, rec.Packet) < 0 {
+			// Replace the stored one: delete it (out of the timeline too)
+			// and accept this one in its place.
+			c.deleteRecords([]Record{rec})
+			return Accept()
+		}
+		c.e.reply(m.source, rec.Packet)
+		return drop(DropConflict, "the stored master message is binary-lower")
+	}
+	c.noteEquivocation(m, &rec)
+	return drop(DropMalicious, "another message with the same member and global time is stored")
 }
 
 // samePayload reports whether a stored record and an incoming message are
-// the same message (type, authors, global time, sequence and payload) in
-// different bytes.
+// the same message in different bytes.
 func (c *Community) samePayload(rec *Record, m *message) bool {
 	f, err := c.def.codec.Decode(rec.Packet)
-	if err != nil || f.Format.ID != m.id() || f.Sequence != m.frame.Sequence || len(f.Authors) != len(m.frame.Authors) {
+	return err == nil && sameMessage(f, m.frame)
+}
+
+// sameMessage reports whether two frames carry the same message (type,
+// authors, global time, sequence number, resolution index and payload),
+// whatever their encodings (community version, member encoding).
+func sameMessage(a, b *conversion.Frame) bool {
+	if a.Format.ID != b.Format.ID || a.GlobalTime != b.GlobalTime || a.Sequence != b.Sequence ||
+		a.ResolutionIndex != b.ResolutionIndex || len(a.Authors) != len(b.Authors) {
 		return false
 	}
-	for i := range f.Authors {
-		if f.Authors[i].ID != m.frame.Authors[i].ID {
+	for i := range a.Authors {
+		if a.Authors[i].ID != b.Authors[i].ID {
 			return false
 		}
 	}
-	return bytes.Equal(f.Payload, m.frame.Payload)
+	return bytes.Equal(a.Payload, b.Payload)
 }
 
 // onDuplicate answers a peer that sent us a message we already hold: when
@@ -344,7 +381,7 @@ func (c *Community) onDuplicate(m *message, rec *Record) {
 		return
 	}
 	if ok {
-		c.e.send(m.source, undo.Packet)
+		c.e.reply(m.source, undo.Packet)
 	}
 }
 
@@ -393,18 +430,14 @@ func (c *Community) sequenceConflict(m *message) Verdict {
 		c.onDuplicate(m, stored)
 		return drop(DropDuplicate, "")
 	}
+	if m.author() == c.def.master.ID() {
+		return c.masterConflict(m, stored)
+	}
+	// Two messages with one sequence number: the author equivocated (an
+	// honest member never reuses one). It is excluded on every peer that
+	// sees both, and they learn it from each other (see malicious.go).
 	c.noteEquivocation(m, stored)
-	if cmpKeyPacket(stored.GlobalTime, stored.Packet, m.frame.GlobalTime, m.frame.Packet) < 0 {
-		c.e.send(m.source, stored.Packet)
-		return drop(DropSequence, "sequence conflict: the stored message wins")
-	}
-	// The incoming message wins: the stored one and every later message of
-	// this member and type go (they follow a sequence that lost).
-	if err := c.dropSequenceFrom(m.author(), m.id(), stored.GlobalTime); err != nil {
-		_ = c.e.fail(err)
-		return drop(DropSequence, "store failure")
-	}
-	return Accept()
+	return drop(DropMalicious, "two messages with one sequence number")
 }
 
 // cmpKeyPacket orders two messages by (global time, packet).
@@ -431,7 +464,7 @@ func (c *Community) checkHistory(m *message, n int) Verdict {
 		if n == 1 && !m.local {
 			// Dispersy sends the newest message back as proof that the
 			// sender's is outdated.
-			c.e.send(m.source, h.recs[len(h.recs)-1].packet)
+			c.e.reply(m.source, h.recs[len(h.recs)-1].packet)
 		}
 		return drop(DropHistory, "older than the kept history")
 	}
@@ -445,6 +478,11 @@ func (c *Community) accept(m *message) {
 	if policy.Synced(spec.Distribution) {
 		for _, a := range m.authors {
 			c.e.rememberStored(a)
+		}
+		if s := m.frame.Sequence; s > 0 && m.author() == c.me.ID() && s > c.seqs[m.id()] {
+			// Our own message came back (a restored store): never reuse
+			// its sequence number.
+			c.seqs[m.id()] = s
 		}
 		c.e.batch.Put(m.record())
 		c.pending.add(m)

@@ -2,7 +2,6 @@ package dispersy
 
 import (
 	"bytes"
-	"math"
 	"slices"
 
 	"github.com/dispersy-go/dispersy/keys"
@@ -92,6 +91,36 @@ func (p *pendingState) sequence(c *Community, member keys.MemberID, id uint8) (s
 	return *st, nil
 }
 
+// byMember returns the pending messages of member, ascending by global
+// time.
+func (p *pendingState) byMember(member keys.MemberID) []*message {
+	var out []*message
+	for k, m := range p.keys {
+		if k.Member == member {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b *message) int {
+		return cmpKeyPacket(a.frame.GlobalTime, a.frame.Packet, b.frame.GlobalTime, b.frame.Packet)
+	})
+	return out
+}
+
+// forget drops member's pending state.
+func (p *pendingState) forget(member keys.MemberID) {
+	for k := range p.keys {
+		if k.Member == member {
+			delete(p.keys, k)
+		}
+	}
+	for k := range p.seqs {
+		if k.member == member {
+			delete(p.seqs, k)
+		}
+	}
+	clear(p.hists)
+}
+
 // provisional records that a sequence-numbered message of this batch was
 // delayed: the member's later messages in the batch pass the sequence check
 // (so their own needs are found and requested now, as Dispersy did), but
@@ -108,15 +137,6 @@ func (p *pendingState) provisional(m *message) {
 		p.seqs = map[seqKey]*seqState{}
 	}
 	p.seqs[k] = &seqState{seq: m.frame.Sequence, gt: m.frame.GlobalTime, provisional: true}
-}
-
-// setSequence overrides the pending sequence state (after a conflict
-// deleted part of a sequence).
-func (p *pendingState) setSequence(member keys.MemberID, id uint8, st seqState) {
-	if p.seqs == nil {
-		p.seqs = map[seqKey]*seqState{}
-	}
-	p.seqs[seqKey{member, id}] = &st
 }
 
 func historyKey(m *message) histKey {
@@ -163,36 +183,4 @@ func (p *pendingState) trim(m *message, n int) {
 	if len(h.recs) > n {
 		h.recs = slices.Delete(h.recs, 0, len(h.recs)-n)
 	}
-}
-
-// dropSequenceFrom deletes member's messages of type id from the one at
-// global time fromGT on (a sequence conflict was lost by them), queues them
-// for the application's Undo handler, and resets the pending sequence.
-func (c *Community) dropSequenceFrom(member keys.MemberID, id uint8, fromGT uint64) error {
-	var doomed []Record
-	err := c.e.store.BySequence(c.cid, member, id, 1, math.MaxUint32, func(r *Record) bool {
-		if r.GlobalTime >= fromGT {
-			doomed = append(doomed, *r)
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	st := seqState{}
-	err = c.e.store.BySequence(c.cid, member, id, 1, math.MaxUint32, func(r *Record) bool {
-		if r.GlobalTime < fromGT {
-			st = seqState{seq: r.Sequence, gt: r.GlobalTime}
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range doomed {
-		c.e.batch.Delete(c.cid, r.Key())
-	}
-	c.pending.setSequence(member, id, st)
-	c.queueUndone(doomed)
-	return nil
 }

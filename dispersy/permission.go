@@ -369,7 +369,7 @@ func (c *Community) checkUndo(m *message) Verdict {
 			m.undo.loser = true
 			m.undo.winner = prev.Key()
 			if !m.local && m.source.IsValid() {
-				c.e.send(m.source, prev.Packet)
+				c.e.reply(m.source, prev.Packet)
 			}
 		} else if ok {
 			m.undo.supersedes = prev.Key()
@@ -414,7 +414,7 @@ func (c *Community) sendRefs(to netip.AddrPort, refs []timeline.Ref) {
 			return
 		}
 		if ok {
-			c.e.send(to, r.Packet)
+			c.e.reply(to, r.Packet)
 		}
 	}
 }
@@ -520,12 +520,6 @@ func (c *Community) destroy(m *message) {
 		c.e.send(a, m.frame.Packet)
 	}
 	c.e.log.Info().Hex("cid", c.cid[:4]).Msg("community destroyed")
-}
-
-// noteEquivocation records that a member signed two different messages
-// with the same sequence number or global time.
-func (c *Community) noteEquivocation(m *message, stored *Record) {
-	c.e.log.Debug().Str("mid", m.author().String()).Msg("equivocation")
 }
 
 // queueUndone hands deleted or undone messages to the application's Undo

@@ -73,6 +73,10 @@ const (
 	DropOversize
 	// DropInvalidRequest: a request asked for something nonsensical.
 	DropInvalidRequest
+	// DropAmplification: an answer to an address that has not proved it
+	// receives our packets would exceed the anti-amplification limit (an
+	// outgoing drop).
+	DropAmplification
 	dropReasonCount
 )
 
@@ -109,6 +113,7 @@ var dropNames = [...]string{
 	DropQueueFull:         "queue-full",
 	DropOversize:          "oversize",
 	DropInvalidRequest:    "invalid-request",
+	DropAmplification:     "amplification",
 }
 
 func (r DropReason) String() string {

@@ -214,7 +214,9 @@ func (c *Community) answerSync(to netip.AddrPort, s *SyncRequest) {
 		return
 	}
 	for _, p := range pkts {
+		if !c.e.reply(to, p) {
+			break
+		}
 		c.e.stats.SyncPackets++
-		c.e.send(to, p)
 	}
 }

@@ -93,6 +93,7 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 		in := &ins[i]
 		e.stats.Received++
 		e.stats.ReceivedBytes += uint64(len(in.Data))
+		e.received(in.Addr, len(in.Data))
 		var pre *conversion.Frame
 		if in.frame != nil {
 			if c := e.communities[in.frame.Community]; c != nil && c.def.codec == in.codec {

@@ -34,6 +34,10 @@ type walkState struct {
 	syncCount int
 }
 
+// minResponseBloom is the smallest bloom filter worth putting in an
+// introduction response, in bytes.
+const minResponseBloom = 64
+
 // maxIntroRequests bounds the outstanding introduction requests of one
 // community (one per step plus keep-alives; far below 65,536 numbers).
 const maxIntroRequests = 1024
@@ -215,6 +219,10 @@ func (w *walkState) check(c *Community, m *message) Verdict {
 		if !walker.IsValid(target) || a.IsSelf(target) || target == m.source {
 			return drop(DropInvalidAddress, "puncture target is us or the sender")
 		}
+		// Only a peer we walk with may ask us to send to a third party.
+		if cand := w.table.Get(m.source); cand == nil || !cand.Verified(c.e.now) {
+			return drop(DropUnexpected, "puncture request from a peer that is not a verified candidate")
+		}
 	case IntroductionRequest:
 		if p.Sync != nil && len(p.Sync.Bloom) > 8192 {
 			return drop(DropInvalidRequest, "bloom filter too large")
@@ -251,10 +259,15 @@ func (w *walkState) handle(c *Community, m *message) {
 				resp.IntroducedLAN, resp.IntroducedWAN, resp.IntroducedTunnel = intro.LAN(), intro.WAN(), intro.Tunnel()
 			}
 			if c.e.cfg.SyncBothWays && c.e.cfg.BloomSync {
+				// The response's own filter fits what we may send the
+				// requester (all of the datagram once it is proven).
 				addrs := []netip.AddrPort{resp.Destination, resp.SourceLAN, resp.SourceWAN, resp.IntroducedLAN, resp.IntroducedWAN}
-				resp.Sync, _ = c.newSyncRequest(c.introFixedSize(addrs, true))
+				fixed := c.introFixedSize(addrs, true)
+				if room := c.e.allowance(m.source) - fixed; room >= minResponseBloom {
+					resp.Sync, _ = c.newSyncRequest(fixed + c.e.cfg.MaxDatagram - fixed - room)
+				}
 			}
-			c.sendDirect(IntroductionResponseType, resp, m.source)
+			c.replyDirect(IntroductionResponseType, resp, m.source)
 			if intro != nil {
 				lan, wan := p.SourceLAN, p.SourceWAN
 				if ok {
@@ -269,6 +282,7 @@ func (w *walkState) handle(c *Community, m *message) {
 	case IntroductionResponse:
 		r, _ := w.requests.Get(introPrefix, p.Identifier)
 		r.responded = true
+		c.e.prove(m.source)
 		if r.punctured {
 			w.requests.Pop(introPrefix, p.Identifier)
 		}
@@ -289,6 +303,10 @@ func (w *walkState) handle(c *Community, m *message) {
 		}
 	case PunctureRequest:
 		target := a.SockFor(p.WalkerLAN, p.WalkerWAN)
+		if !c.allowPuncture(target) {
+			c.e.stats.Dropped[DropRateLimited]++
+			return
+		}
 		c.sendDirect(PunctureType, Puncture{SourceLAN: a.LAN(), SourceWAN: a.WAN(), Identifier: p.Identifier}, target)
 	case Puncture:
 		r, _ := w.requests.Get(introPrefix, p.Identifier)

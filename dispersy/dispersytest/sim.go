@@ -320,3 +320,48 @@ func (s *Sim) RunUntilConverged(cid keys.CommunityID, types []uint8, want int, l
 	}
 	return nil
 }
+
+// StateDigest hashes what p stores in cid for the given types (nil: the
+// bloom-synced types): every live message, and every message undone by an
+// undo message, each with its undone flag. Two peers with equal digests
+// hold the same messages in the same undo state.
+//
+// Messages undone by a permission change (a revoke, a settings change) are
+// left out: like Python Dispersy, they are never synced, so only the peers
+// that received one before the change keep it, inert (never handled, never
+// sent). They count as absent.
+func (s *Sim) StateDigest(p *SimPeer, cid keys.CommunityID, types []uint8) ([32]byte, int, error) {
+	if types == nil {
+		types = s.syncTypes(cid)
+	}
+	type row struct {
+		h      dispersy.Hash
+		undone bool
+	}
+	var rows []row
+	for _, t := range types {
+		err := p.Store.Range(dispersy.RangeQuery{Community: cid, MessageID: t, Low: 1, High: 1<<63 - 1, IncludeUndone: true}, func(r *dispersy.Record) bool {
+			if r.Undone && r.UndoneBy == (dispersy.MessageKey{}) {
+				return true
+			}
+			rows = append(rows, row{r.Hash, r.Undone})
+			return true
+		})
+		if err != nil {
+			return [32]byte{}, 0, err
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return slices.Compare(a.h[:], b.h[:]) })
+	h := sha256.New()
+	for _, r := range rows {
+		h.Write(r.h[:])
+		if r.undone {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out, len(rows), nil
+}

@@ -2,7 +2,14 @@ module github.com/dispersy-go/dispersy
 
 go 1.26.0
 
-require github.com/cloudflare/circl v1.6.5
+require (
+	github.com/cloudflare/circl v1.6.5
+	github.com/rs/zerolog v1.35.1
+	// modernc.org/libc must stay at exactly the version modernc.org/sqlite's
+	// go.mod names (database.TestLibcPin checks it).
+	modernc.org/libc v1.79.0
+	modernc.org/sqlite v1.61.1
+)
 
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
@@ -11,11 +18,8 @@ require (
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/rs/zerolog v1.35.1 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	modernc.org/libc v1.79.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.61.1 // indirect
 )

@@ -13,6 +13,14 @@
 // options. Direct messages are never stored. The schema is in
 // migrations/0001_initial.sql; docs/performance.md has the measured speed.
 //
+// The message table is clustered by (community, global time, creator): new
+// messages append at its end, bloom ranges and sync answers read
+// consecutive rows, and the key itself answers "do I have (member, global
+// time)". One index is keyed by creator (sync_member_type, for sequence
+// numbers and LastSync history), plus a partial one over the rows that
+// have sequence numbers; each batch touches about one page of it per
+// distinct creator, which is what bounds the write rate.
+//
 // # Usage
 //
 //	s, err := database.Open(filepath.Join(dir, "dispersy.db"), database.Options{})
@@ -49,6 +57,8 @@
 //	writer: _pragma=busy_timeout(5000)  _pragma=journal_mode(WAL)
 //	        _pragma=synchronous(NORMAL) _pragma=foreign_keys(1)
 //	        _pragma=cache_size(-8192)   [_pragma=max_page_count(N)]
+//	        _pragma=wal_autocheckpoint(8192)
+//	        _pragma=journal_size_limit(33554432)
 //	        _txlock=immediate
 //	reader: _pragma=busy_timeout(5000)  _pragma=cache_size(-8192)
 //	        _pragma=query_only(1)

@@ -23,8 +23,9 @@ const recordFrom = ` FROM sync s LEFT JOIN double_signed d ` + pairJoin + ` `
 // pairJoin joins a sync row s with its double_signed row d.
 const pairJoin = `ON d.community = s.community AND d.global_time = s.global_time AND d.member = s.member`
 
-// packetOrder is the (global time, packet) order of Range, Replay and
+// packetOrder is the (global time, packet) order of Replay and pair
 // History, with the creator as the last tie-break (identical packets).
+// Range and Scan read in key order and sort each global time in Go.
 const packetOrder = ` ORDER BY s.global_time, s.packet, s.member`
 
 // historySQL selects one member's messages of one type. Global times are

@@ -29,6 +29,11 @@ type Community struct {
 
 	unloaded  bool
 	destroyed bool
+	// tracker: a tracker community (see tracker.go); trackerCheck and
+	// trackerIdle drive dropping it when idle.
+	tracker      bool
+	trackerCheck time.Time
+	trackerIdle  int
 	// destroyPacket is the stored destroy message, sent to peers that still
 	// talk to a destroyed community; destroyNotified rate-limits that.
 	destroyPacket   []byte
@@ -248,6 +253,9 @@ func (c *Community) nextDeadline() (time.Time, bool) {
 	}
 	if t, has := c.walk.nextDeadline(); has {
 		consider(t)
+	}
+	if c.tracker {
+		consider(c.trackerCheck)
 	}
 	if t, has := c.delays.nextDeadline(); has {
 		consider(t)

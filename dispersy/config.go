@@ -79,6 +79,12 @@ type Config struct {
 	// MaxTrackedAddresses bounds the per-address state kept against remote
 	// input (anti-amplification credit, proven addresses, punctures sent).
 	MaxTrackedAddresses int
+	// Tracker makes the engine a bootstrap tracker: it answers introduction
+	// requests for any community, creating in-memory tracker communities on
+	// the fly (see tracker.go). Set BloomSync off too.
+	Tracker bool
+	// MaxTrackerCommunities bounds the tracker communities held at once.
+	MaxTrackerCommunities int
 	// DestroyFanout is how many random verified candidates a
 	// destroy-community message is forwarded to, by its creator and by
 	// every peer that receives it. Dispersy: CommunityDestination(50).
@@ -129,6 +135,7 @@ func DefaultConfig() Config {
 		SignatureTimeout:          10 * time.Second, // Dispersy SignatureRequestCache
 		AmplificationFactor:       3,                // QUIC, RFC 9000 §8
 		MaxTrackedAddresses:       8192,
+		MaxTrackerCommunities:     4096,
 		DelayRetry:                2 * time.Second,
 		DelayAttempts:             4,
 		MaxDelayed:                4096,
@@ -179,6 +186,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTrackedAddresses < 16 {
 		bad("MaxTrackedAddresses (%d) must be >= 16", c.MaxTrackedAddresses)
+	}
+	if c.Tracker && c.MaxTrackerCommunities < 1 {
+		bad("MaxTrackerCommunities (%d) must be >= 1 for a tracker", c.MaxTrackerCommunities)
 	}
 	if c.DestroyFanout < 0 {
 		bad("DestroyFanout (%d) must be >= 0", c.DestroyFanout)

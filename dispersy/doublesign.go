@@ -269,7 +269,7 @@ func (c *Community) frameMessage(entry *typeEntry, pkt []byte, authors []*keys.P
 	if err != nil {
 		return nil, fmt.Errorf("dispersy: a message we built does not decode: %w", err)
 	}
-	m := &message{entry: entry, frame: f, authors: authors, payload: payload, local: true}
+	m := &message{entry: entry, frame: f, authors: authors, payload: payload, local: true, comm: c}
 	if policy.Synced(entry.spec.Distribution) {
 		m.hash = PacketHash(pkt)
 	}
@@ -322,7 +322,7 @@ func (c *Community) decodeSub(pkt []byte) (*message, Verdict) {
 	if err != nil {
 		return nil, drop(dropForDecode(conversion.ReasonOf(err)), err.Error())
 	}
-	return &message{entry: entry, frame: f, authors: authors, payload: pl}, Accept()
+	return &message{entry: entry, frame: f, authors: authors, payload: pl, comm: c}, Accept()
 }
 
 // answerSignatureRequest asks the application whether to sign, and sends

@@ -56,7 +56,12 @@ type Engine struct {
 
 	communities map[keys.CommunityID]*Community
 	order       []*Community // joined order: deterministic iteration
-	overlays    map[string]func() Overlay
+
+	// trackers are the tracker communities (Config.Tracker), in creation
+	// order.
+	trackers     map[trackerKey]*Community
+	trackerOrder []*Community
+	overlays     map[string]func() Overlay
 
 	known  map[keys.MemberID]*keys.PublicKey
 	knownQ []keys.MemberID // FIFO for the bound
@@ -320,9 +325,11 @@ func (e *Engine) NextDeadline() (deadline time.Time, ok bool) {
 	if e.failed != nil {
 		return time.Time{}, false
 	}
-	for _, c := range e.order {
-		if d, has := c.nextDeadline(); has && (!ok || d.Before(deadline)) {
-			deadline, ok = d, true
+	for _, list := range [2][]*Community{e.order, e.trackerOrder} {
+		for _, c := range list {
+			if d, has := c.nextDeadline(); has && (!ok || d.Before(deadline)) {
+				deadline, ok = d, true
+			}
 		}
 	}
 	return deadline, ok
@@ -342,6 +349,14 @@ func (e *Engine) Tick(now time.Time) error {
 		}
 		if err := c.tick(); err != nil {
 			return e.fail(err)
+		}
+	}
+	if len(e.trackerOrder) > 0 {
+		e.trackerTick()
+		for _, c := range e.trackerOrder {
+			if err := c.tick(); err != nil {
+				return e.fail(err)
+			}
 		}
 	}
 	return e.flush()

@@ -56,10 +56,14 @@ func (e *Engine) ingest(from netip.AddrPort, pkt []byte, pre *conversion.Frame) 
 	}
 	c := e.communities[cid]
 	if c == nil {
-		if c = e.autoLoad(cid); c == nil {
-			e.dropped(DropUnknownCommunity, from, "")
-			return
-		}
+		c = e.autoLoad(cid)
+	}
+	if c == nil && e.cfg.Tracker {
+		c = e.trackerCommunity(pkt)
+	}
+	if c == nil {
+		e.dropped(DropUnknownCommunity, from, "")
+		return
 	}
 	m, v := c.decode(from, pkt, pre)
 	switch v.kind {
@@ -104,7 +108,7 @@ func (c *Community) decode(from netip.AddrPort, pkt []byte, pre *conversion.Fram
 		}
 	}
 	entry := c.def.types[f.Format.ID]
-	m := &message{entry: entry, frame: f, source: from}
+	m := &message{entry: entry, frame: f, source: from, comm: c}
 	if len(f.Authors) > 0 {
 		m.authors = make([]*keys.PublicKey, len(f.Authors))
 		for i, a := range f.Authors {
@@ -532,10 +536,12 @@ func (e *Engine) flush() error {
 	defer func() { e.flushing = false }()
 	for e.failed == nil {
 		worked := false
-		for _, c := range e.order {
-			if len(c.inbox) > 0 {
-				worked = true
-				c.processInbox()
+		for _, list := range [2][]*Community{e.order, e.trackerOrder} {
+			for _, c := range list {
+				if len(c.inbox) > 0 {
+					worked = true
+					c.processInbox()
+				}
 			}
 		}
 		if e.failed != nil {
@@ -582,12 +588,12 @@ func (e *Engine) handle(q []*message) {
 	}
 	for i := 0; i < len(q); {
 		j := i + 1
-		for j < len(q) && q[j].entry == q[i].entry && q[j].frame.Community == q[i].frame.Community {
+		for j < len(q) && q[j].entry == q[i].entry && q[j].comm == q[i].comm {
 			j++
 		}
 		group := q[i:j]
 		i = j
-		c := e.communities[group[0].frame.Community]
+		c := group[0].comm
 		if c == nil || c.unloaded {
 			continue
 		}

@@ -69,7 +69,7 @@ func (c *Community) decodeRecord(r *Record) *message {
 	if err != nil {
 		return nil
 	}
-	m := &message{entry: entry, frame: f, payload: p, hash: r.Hash}
+	m := &message{entry: entry, frame: f, payload: p, hash: r.Hash, comm: c}
 	for _, a := range f.Authors {
 		k := a.Key
 		if k == nil {

@@ -140,7 +140,7 @@ func (c *Community) newSyncRequest(fixed int) (*SyncRequest, *bloom.Filter) {
 		_ = c.e.fail(err)
 		return nil, nil
 	}
-	c.walk.syncCount = max(c.walk.syncCount, len(r.Hashes))
+	c.walk.syncCount = r.StoredCount
 	k := bloom.OptimalK(mBits, max(len(r.Hashes), 1))
 	k = min(k, bloom.OptimalK(mBits, capacity))
 	f, err := bloom.New(mBits, k, c.e.rng.Uint32())

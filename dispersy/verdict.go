@@ -94,6 +94,8 @@ type message struct {
 	payload any
 	source  netip.AddrPort
 	hash    Hash
+	// comm is the community the message belongs to.
+	comm *Community
 	// local: created on this node.
 	local bool
 	// undo is what accepting an undo message changes (set by checkUndo).

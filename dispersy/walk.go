@@ -93,7 +93,7 @@ func (w *walkState) tick(c *Community) error {
 			w.table.WalkTimeout(x.Value.to)
 		}
 	}
-	if now.Before(w.next) {
+	if now.Before(w.next) || c.tracker {
 		return nil
 	}
 	w.next = now.Add(c.e.cfg.Walker.StepInterval)

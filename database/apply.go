@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/keys"
@@ -39,8 +40,14 @@ const (
 	wPrune
 	wDeleteExcept
 	wSetOption
+	wPutMulti
 	nWrite
 )
+
+// putChunk is how many rows one multi-row INSERT writes: a run of Put
+// operations is written putChunk rows at a time, which costs a fraction of
+// one statement per row.
+const putChunk = 32
 
 var writeSQL = [nWrite]string{
 	wCommunityID: `SELECT id FROM community WHERE cid = ?`,
@@ -75,6 +82,15 @@ var writeSQL = [nWrite]string{
 	wDeleteExcept: `DELETE FROM sync WHERE community = ?1 AND (member, global_time) NOT IN
 		(SELECT unhex(json_extract(value, '$[0]')), json_extract(value, '$[1]') FROM json_each(?2))`,
 	wSetOption: `INSERT INTO option (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+	wPutMulti:  multiPutSQL(putChunk),
+}
+
+// multiPutSQL is wPut with n rows.
+func multiPutSQL(n int) string {
+	const head = `INSERT INTO sync (community, member, global_time, message_id, sequence, undone,
+			undone_by_member, undone_by_gt, hash, packet) VALUES `
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // prepareWrites prepares every write statement on the writer connection.
@@ -98,6 +114,7 @@ type applier struct {
 	// created holds the row ids of communities inserted by this batch; they
 	// enter the Store's cache only once the batch commits.
 	created map[keys.CommunityID]int64
+	args    []any
 }
 
 // Apply performs every operation of b, in order, in one BEGIN IMMEDIATE
@@ -116,7 +133,11 @@ func (s *Store) Apply(b *dispersy.Batch) error {
 		return s.fail("begin batch", err)
 	}
 	a := applier{s: s, ctx: ctx, tx: tx}
-	for i := range b.Ops {
+	for i := 0; i < len(b.Ops); i++ {
+		if n := a.putRun(b.Ops[i:]); n > 0 {
+			i += n - 1
+			continue
+		}
 		op := &b.Ops[i]
 		if err := a.apply(op); err != nil {
 			tx.Rollback()
@@ -363,6 +384,49 @@ func pair(a, b keys.MemberID) ([]byte, []byte) {
 		a, b = b, a
 	}
 	return a[:], b[:]
+}
+
+// putRun writes the leading run of plain Put operations of ops (single
+// signed, in one community, valid global times), putChunk rows per
+// statement, and returns how many it wrote; 0 when ops does not start with a
+// full chunk of them, or when a chunk failed (the caller then writes them
+// one by one, which names the failing operation).
+func (a *applier) putRun(ops []dispersy.Op) int {
+	n := 0
+	for n < len(ops) && n < putChunk && plainPut(&ops[n]) && ops[n].Community == ops[0].Community {
+		n++
+	}
+	if n < putChunk {
+		return 0
+	}
+	id, ok, err := a.communityID(ops[0].Community)
+	if err != nil || !ok {
+		return 0
+	}
+	args := a.args[:0]
+	for i := range n {
+		r := &ops[i].Record
+		byMember, byGT := undoneBy(r.Undone, r.UndoneBy)
+		args = append(args, id, r.Member[:], int64(r.GlobalTime), r.MessageID, r.Sequence, r.Undone, byMember, byGT, r.Hash[:], blob(r.Packet))
+	}
+	a.args = args
+	st, err := a.stmt(wPutMulti)
+	if err != nil {
+		return 0
+	}
+	if _, err := st.ExecContext(a.ctx, args...); err != nil {
+		// The statement was rolled back on its own; the transaction goes
+		// on, and the rows are written one by one to find the culprit.
+		return 0
+	}
+	return n
+}
+
+// plainPut reports whether op is a Put that putRun can write.
+func plainPut(op *dispersy.Op) bool {
+	r := &op.Record
+	return op.Kind == dispersy.OpPut && op.Community == r.Community && !r.Double() &&
+		r.GlobalTime <= maxGlobalTime && (!r.Undone || r.UndoneBy.GlobalTime <= maxGlobalTime)
 }
 
 func (a *applier) put(op *dispersy.Op) error {

@@ -114,7 +114,7 @@ func checkCrashStore(t *testing.T, path string, reported int) int {
 		t.Fatalf("reopen after the crashes: %v", err)
 	}
 	defer s.Close()
-	if err := s.integrityCheck(); err != nil {
+	if err := s.IntegrityCheck(); err != nil {
 		t.Fatal(err)
 	}
 	perBatch := map[int]int{}

@@ -176,23 +176,12 @@ func TestFull(t *testing.T) {
 	if err := s.Apply(&b); err != nil {
 		t.Fatalf("Put after pruning: %v", err)
 	}
-	if err := s.integrityCheck(); err != nil {
+	if err := s.IntegrityCheck(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // integrityCheck runs PRAGMA integrity_check.
-func (s *Store) integrityCheck() error {
-	var res string
-	if err := s.writer.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
-		return fmt.Errorf("integrity_check: %w", classify(err))
-	}
-	if res != "ok" {
-		return fmt.Errorf("integrity_check: %s", res)
-	}
-	return nil
-}
-
 // TestCorrupt damages the pages of a store: a clear ErrCorrupt, no panic.
 func TestCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
@@ -234,7 +223,7 @@ func TestCorrupt(t *testing.T) {
 	errs := []error{
 		s.Replay(benchCID, []uint8{1, 2}, func(*dispersy.Record) bool { return true }),
 		s.Scan(dispersy.ScanQuery{Community: benchCID, Types: []uint8{1, 2}}, func(dispersy.ScanRow) bool { return true }),
-		s.integrityCheck(),
+		s.IntegrityCheck(),
 	}
 	found := false
 	for _, err := range errs {

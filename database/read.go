@@ -233,6 +233,63 @@ func (s *Store) Get(cid keys.CommunityID, key dispersy.MessageKey) (dispersy.Rec
 	return recs[0], true, nil
 }
 
+// lookupChunk is how many keys one Lookup statement checks.
+const lookupChunk = 64
+
+// lookupSQL selects the records whose (global time, member) is one of n
+// pairs: the row-value IN uses the primary key.
+func lookupSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + recordCols + recordFrom + `WHERE s.community = ? AND (s.global_time, s.member) IN (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// Lookup calls fn for each stored message of cid whose key is in keys, in
+// chunks of lookupChunk keys per statement.
+func (s *Store) Lookup(cid keys.CommunityID, list []dispersy.MessageKey, fn func(*dispersy.Record)) error {
+	if s.closed.Load() {
+		return dispersy.ErrStoreClosed
+	}
+	ctx := context.Background()
+	id, ok, err := s.readCommunityID(ctx, cid)
+	if err != nil {
+		return s.fail("lookup", err)
+	}
+	if !ok {
+		return nil
+	}
+	args := make([]any, 0, 1+2*lookupChunk)
+	for len(list) > 0 {
+		chunk := list[:min(len(list), lookupChunk)]
+		list = list[len(chunk):]
+		args = append(args[:0], id)
+		for _, k := range chunk {
+			if k.GlobalTime <= maxGlobalTime {
+				args = append(args, int64(k.GlobalTime), k.Member[:])
+			}
+		}
+		n := (len(args) - 1) / 2
+		if n == 0 {
+			continue
+		}
+		err := s.collect(ctx, cid, lookupSQL(n), args, func(r *dispersy.Record) bool {
+			fn(r)
+			return true
+		})
+		if err != nil {
+			return s.fail("lookup", err)
+		}
+	}
+	return nil
+}
+
 // Has reports whether the message (cid, key) is stored.
 func (s *Store) Has(cid keys.CommunityID, key dispersy.MessageKey) (bool, error) {
 	if s.closed.Load() {

@@ -256,6 +256,32 @@ func (s *Store) init(name string, st fileState) error {
 	return migrate(ctx, s.writer, name, migrations, st.version)
 }
 
+// IntegrityCheck runs SQLite's integrity and foreign-key checks on the
+// store and returns nil when both find nothing wrong, or an error naming the
+// first problem (wrapping ErrCorrupt when SQLite reports corruption). It
+// reads the whole file: a maintenance call, not one for the hot path.
+func (s *Store) IntegrityCheck() error {
+	if s.closed.Load() {
+		return dispersy.ErrStoreClosed
+	}
+	var res string
+	if err := s.writer.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
+		return fmt.Errorf("database: integrity_check: %w", classify(err))
+	}
+	if res != "ok" {
+		return fmt.Errorf("database: integrity_check: %s: %w", res, ErrCorrupt)
+	}
+	rows, err := s.writer.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("database: foreign_key_check: %w", classify(err))
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return fmt.Errorf("database: foreign_key_check found a dangling reference: %w", ErrCorrupt)
+	}
+	return classify(rows.Err())
+}
+
 // Close releases the store. Methods called after Close, Close included,
 // return dispersy.ErrStoreClosed.
 func (s *Store) Close() error {

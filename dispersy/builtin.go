@@ -1,6 +1,7 @@
 package dispersy
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -171,8 +172,12 @@ type MissingSequence struct {
 	Low, High uint32
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. It requires
+// 0 < Low <= High, as the decoder does.
 func (p MissingSequence) AppendBinary(b []byte) ([]byte, error) {
+	if p.Low == 0 || p.Low > p.High {
+		return b, fmt.Errorf("dispersy: missing-sequence range %d..%d: need 0 < Low <= High", p.Low, p.High)
+	}
 	w := conversion.NewWriter(b)
 	w.Bytes(p.Member[:])
 	w.Uint8(p.MessageID)
@@ -202,8 +207,12 @@ type MissingMessage struct {
 	GlobalTimes []uint64
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. It requires at least
+// one global time, as the decoder does.
 func (p MissingMessage) AppendBinary(b []byte) ([]byte, error) {
+	if len(p.GlobalTimes) == 0 {
+		return b, errors.New("dispersy: missing-message names no global times")
+	}
 	w := conversion.NewWriter(b)
 	w.Bytes(p.Member[:])
 	w.Count16(len(p.GlobalTimes))
@@ -263,6 +272,28 @@ type SyncRequest struct {
 	Salt uint32
 	// Bloom is the filter's bit array (see docs/wire-format.md).
 	Bloom []byte
+}
+
+// check reports why the wire rules refuse s (readSync's checks), or nil.
+func (s *SyncRequest) check() error {
+	var why string
+	switch {
+	case s.Low == 0:
+		why = "time low is 0"
+	case s.High != 0 && s.High < s.Low:
+		why = fmt.Sprintf("time high %d below time low %d", s.High, s.Low)
+	case s.Modulo == 0:
+		why = "modulo is 0"
+	case s.Offset >= s.Modulo:
+		why = fmt.Sprintf("offset %d not below modulo %d", s.Offset, s.Modulo)
+	case s.K == 0:
+		why = "bloom has 0 functions"
+	case len(s.Bloom) == 0:
+		why = "empty bloom filter"
+	default:
+		return nil
+	}
+	return errors.New("dispersy: sync request: " + why)
 }
 
 func appendSync(w *conversion.Writer, s *SyncRequest) {
@@ -344,8 +375,14 @@ type IntroductionRequest struct {
 	Sync *SyncRequest
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. A Sync the decoder
+// would refuse is an error.
 func (p IntroductionRequest) AppendBinary(b []byte) ([]byte, error) {
+	if p.Sync != nil {
+		if err := p.Sync.check(); err != nil {
+			return b, err
+		}
+	}
 	w := conversion.NewWriter(b)
 	appendAddr(&w, p.Destination)
 	appendAddr(&w, p.SourceLAN)
@@ -401,8 +438,14 @@ type IntroductionResponse struct {
 	Sync *SyncRequest
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. A Sync the decoder
+// would refuse is an error.
 func (p IntroductionResponse) AppendBinary(b []byte) ([]byte, error) {
+	if p.Sync != nil {
+		if err := p.Sync.check(); err != nil {
+			return b, err
+		}
+	}
 	w := conversion.NewWriter(b)
 	appendAddr(&w, p.Destination)
 	appendAddr(&w, p.SourceLAN)

@@ -100,8 +100,12 @@ type Revoke struct {
 var errNilMember = errors.New("dispersy: a grant or undo names no member key")
 
 // appendGrants writes grants grouped by consecutive member: Count8 of
-// members, each a binary key and Count8 of (type id, permission bits).
+// members, each a binary key and Count8 of (type id, permission bits). Like
+// the decoder, it requires at least one grant, and valid permission bits.
 func appendGrants(b []byte, gs []Grant) ([]byte, error) {
+	if len(gs) == 0 {
+		return b, errors.New("dispersy: an authorize or revoke needs at least one grant")
+	}
 	w := conversion.NewWriter(b)
 	type group struct {
 		key *keys.PublicKey
@@ -111,6 +115,9 @@ func appendGrants(b []byte, gs []Grant) ([]byte, error) {
 	for _, g := range gs {
 		if g.Member == nil {
 			return b, errNilMember
+		}
+		if !g.Permission.Valid() {
+			return b, fmt.Errorf("dispersy: grant on message %d has permission bits 0x%02x: want a non-empty combination of Permit, PermAuthorize, PermRevoke and PermUndo", g.MessageType, uint8(g.Permission))
 		}
 		if n := len(groups); n > 0 && groups[n-1].key.Equal(g.Member) {
 			groups[n-1].gs = append(groups[n-1].gs, g)
@@ -209,8 +216,15 @@ type UndoOwn struct {
 	GlobalTime uint64
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// errZeroGlobalTime is returned when encoding a payload that names global
+// time 0, which no message has.
+var errZeroGlobalTime = errors.New("dispersy: global time 0 names no message (global times start at 1)")
+
+// AppendBinary implements encoding.BinaryAppender. GlobalTime must not be 0.
 func (p UndoOwn) AppendBinary(b []byte) ([]byte, error) {
+	if p.GlobalTime == 0 {
+		return b, errZeroGlobalTime
+	}
 	w := conversion.NewWriter(b)
 	w.Uint64(p.GlobalTime)
 	return w.Finish()
@@ -233,10 +247,14 @@ type UndoOther struct {
 	GlobalTime uint64
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. Member must be set and
+// GlobalTime must not be 0.
 func (p UndoOther) AppendBinary(b []byte) ([]byte, error) {
 	if p.Member == nil {
 		return b, errNilMember
+	}
+	if p.GlobalTime == 0 {
+		return b, errZeroGlobalTime
 	}
 	w := conversion.NewWriter(b)
 	w.Bytes(p.Member.Bytes())
@@ -289,8 +307,12 @@ type DynamicSettings struct {
 // policyResolution is Dispersy's policy-type byte for resolution policies.
 const policyResolution = 'r'
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. It requires at least
+// one setting, as the decoder does.
 func (p DynamicSettings) AppendBinary(b []byte) ([]byte, error) {
+	if len(p.Settings) == 0 {
+		return b, errors.New("dispersy: dynamic-settings needs at least one setting")
+	}
 	w := conversion.NewWriter(b)
 	w.Count8(len(p.Settings))
 	for _, s := range p.Settings {
@@ -326,8 +348,11 @@ type MissingProof struct {
 	GlobalTime uint64
 }
 
-// AppendBinary implements encoding.BinaryAppender.
+// AppendBinary implements encoding.BinaryAppender. GlobalTime must not be 0.
 func (p MissingProof) AppendBinary(b []byte) ([]byte, error) {
+	if p.GlobalTime == 0 {
+		return b, errZeroGlobalTime
+	}
 	w := conversion.NewWriter(b)
 	w.Bytes(p.Member[:])
 	w.Uint64(p.GlobalTime)

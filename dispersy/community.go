@@ -64,6 +64,11 @@ type Community struct {
 	// handlers run after the commit.
 	undone, redone []Record
 
+	// stored holds the records of the inbox's messages that the store
+	// already has (see prefetch); prefetchKeys is its reused key list.
+	stored       map[MessageKey]Record
+	prefetchKeys []MessageKey
+
 	// pending holds messages accepted in the current flush but not yet
 	// committed, so checks within one batch see each other.
 	pending pendingState

@@ -47,6 +47,9 @@ type SignatureResponse struct {
 }
 
 func appendIDPacket(b []byte, id uint16, pkt []byte) ([]byte, error) {
+	if len(pkt) < conversion.HeaderSize {
+		return b, fmt.Errorf("dispersy: signature request or response carries %d bytes, too short for a message (%d at least)", len(pkt), conversion.HeaderSize)
+	}
 	w := conversion.NewWriter(b)
 	w.Uint16(id)
 	w.Bytes(pkt)

@@ -184,6 +184,10 @@ func (c *Community) processInbox() {
 		}
 		return bytes.Compare(a.frame.Packet, b.frame.Packet)
 	})
+	if err := c.prefetch(msgs); err != nil {
+		_ = c.e.fail(err)
+		return
+	}
 	for _, m := range msgs {
 		if c.destroyed {
 			c.e.dropped(DropDestroyed, m.source, "")
@@ -205,6 +209,27 @@ func (c *Community) processInbox() {
 		c.accept(m)
 	}
 	c.delays.flushSends(c)
+}
+
+// prefetch looks up, in one Store.Lookup, which of the synced messages
+// about to be checked are stored already: the duplicate check then costs a
+// map lookup instead of a query per message.
+func (c *Community) prefetch(msgs []*message) error {
+	if c.stored == nil {
+		c.stored = map[MessageKey]Record{}
+	}
+	clear(c.stored)
+	keys := c.prefetchKeys[:0]
+	for _, m := range msgs {
+		if policy.Synced(m.entry.spec.Distribution) {
+			keys = append(keys, m.key())
+		}
+	}
+	c.prefetchKeys = keys
+	if len(keys) == 0 {
+		return nil
+	}
+	return c.e.store.Lookup(c.cid, keys, func(r *Record) { c.stored[r.Key()] = *r })
 }
 
 // destroyNotifyInterval is how often a peer that still talks to a destroyed
@@ -310,11 +335,7 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		}
 		return drop(DropConflict, "another master message with the same global time in this batch")
 	}
-	rec, ok, err := c.e.store.Get(c.cid, key)
-	if err != nil {
-		_ = c.e.fail(err)
-		return drop(DropDuplicate, "store failure")
-	}
+	rec, ok := c.stored[key]
 	if !ok {
 		return Accept()
 	}

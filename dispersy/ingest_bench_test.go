@@ -71,7 +71,9 @@ func (s *msgSource) batch(tb testing.TB, n int) []dispersy.Datagram {
 
 // newIngestEngine returns an engine on a fresh SQLite file, joined to the
 // debug community, whose handler counts messages.
-func newIngestEngine(b *testing.B) (*dispersy.Engine, *dt.DebugCommunity) {
+func newIngestEngine(b *testing.B) (*dispersy.Engine, *dt.DebugCommunity) { return newIngestEngineT(b) }
+
+func newIngestEngineT(b testing.TB) (*dispersy.Engine, *dt.DebugCommunity) {
 	b.Helper()
 	st, err := database.Open(filepath.Join(b.TempDir(), "ingest.db"), database.Options{})
 	if err != nil {

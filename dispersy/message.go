@@ -208,6 +208,10 @@ type Message[T any] struct {
 	Source netip.AddrPort
 }
 
+// Local reports whether the message was created on this node (handlers see
+// a node's own messages too; a reply handler skips them).
+func (m *Message[T]) Local() bool { return !m.Source.IsValid() }
+
 // Author returns the creator's member id; the zero id for unsigned messages.
 func (m *Message[T]) Author() keys.MemberID {
 	if len(m.Authors) == 0 {

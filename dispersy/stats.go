@@ -188,7 +188,7 @@ type Stats struct {
 }
 
 // DroppedTotal returns the number of drops for every reason.
-func (s *Stats) DroppedTotal() uint64 {
+func (s Stats) DroppedTotal() uint64 {
 	var n uint64
 	for _, v := range s.Dropped {
 		n += v
@@ -197,7 +197,7 @@ func (s *Stats) DroppedTotal() uint64 {
 }
 
 // DroppedBy returns the count for one reason.
-func (s *Stats) DroppedBy(r DropReason) uint64 {
+func (s Stats) DroppedBy(r DropReason) uint64 {
 	if int(r) >= len(s.Dropped) {
 		return 0
 	}
@@ -206,7 +206,7 @@ func (s *Stats) DroppedBy(r DropReason) uint64 {
 
 // String renders the non-zero counters one per line, in a fixed order, for
 // logs and golden files.
-func (s *Stats) String() string {
+func (s Stats) String() string {
 	var b strings.Builder
 	line := func(name string, v uint64) {
 		if v != 0 {

@@ -149,6 +149,10 @@ type Store interface {
 	Get(cid keys.CommunityID, key MessageKey) (rec Record, ok bool, err error)
 	// Has reports whether a message (cid, key) is stored.
 	Has(cid keys.CommunityID, key MessageKey) (bool, error)
+	// Lookup calls fn for each stored message of cid whose key is in keys
+	// (in no particular order; keys missing from the store are skipped). The
+	// engine checks a whole batch with it, instead of one Get per message.
+	Lookup(cid keys.CommunityID, keys []MessageKey, fn func(*Record)) error
 	// ByGlobalTimes returns the stored messages of member at the given
 	// global times, ascending by global time; missing ones are skipped.
 	ByGlobalTimes(cid keys.CommunityID, member keys.MemberID, gts []uint64) ([]Record, error)

@@ -499,6 +499,20 @@ func (s *MemStore) Get(cid keys.CommunityID, key dispersy.MessageKey) (dispersy.
 	return dispersy.Record{}, false, nil
 }
 
+// Lookup calls fn for each stored message of cid whose key is in keys.
+func (s *MemStore) Lookup(cid keys.CommunityID, list []dispersy.MessageKey, fn func(*dispersy.Record)) error {
+	if s.closed {
+		return dispersy.ErrStoreClosed
+	}
+	for _, k := range list {
+		if _, m := s.find(cid, k); m != nil {
+			r := copyRec(m)
+			fn(&r)
+		}
+	}
+	return nil
+}
+
 // Has reports whether the message (cid, key) is stored.
 func (s *MemStore) Has(cid keys.CommunityID, key dispersy.MessageKey) (bool, error) {
 	if s.closed {

@@ -63,6 +63,7 @@ var storeTests = []struct {
 	{"Delete", testDelete},
 	{"SetUndone", testSetUndone},
 	{"ByGlobalTimes", testByGlobalTimes},
+	{"Lookup", testLookup},
 	{"Sequences", testSequences},
 	{"HistoryAndTrim", testHistoryAndTrim},
 	{"TrimPair", testTrimPair},
@@ -843,6 +844,37 @@ func testByGlobalTimes(t *testing.T, s dispersy.Store) {
 	if got, _ := s.ByGlobalTimes(keys.CommunityID{9}, mA, []uint64{3}); len(got) != 0 {
 		t.Fatalf("ByGlobalTimes in an unknown community = %s", describe(got))
 	}
+}
+
+func testLookup(t *testing.T, s dispersy.Store) {
+	setup(t, s)
+	a3, b3, a9 := rec(c1, mA, 3, 1, "a3"), rec(c1, mB, 3, 2, "b3"), rec(c1, mA, 9, 1, "a9")
+	a9.Undone = true
+	putAll(t, s, a3, b3, a9, rec(c2, mA, 4, 1, "other community"))
+	lookup := func(cid keys.CommunityID, ks ...dispersy.MessageKey) []dispersy.Record {
+		t.Helper()
+		var got []dispersy.Record
+		if err := s.Lookup(cid, ks, func(r *dispersy.Record) { got = append(got, *r) }); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(got, func(x, y dispersy.Record) int {
+			if x.GlobalTime != y.GlobalTime {
+				return int(x.GlobalTime) - int(y.GlobalTime)
+			}
+			return bytes.Compare(x.Member[:], y.Member[:])
+		})
+		return got
+	}
+	k := func(m keys.MemberID, gt uint64) dispersy.MessageKey { return dispersy.MessageKey{Member: m, GlobalTime: gt} }
+	checkRecords(t, "Lookup(none)", lookup(c1), nil)
+	checkRecords(t, "Lookup(a3, b3, a9 undone, misses)", lookup(c1, k(mA, 3), k(mB, 3), k(mA, 9), k(mA, 4), k(mC, 3), k(mA, 1<<63+5)), []dispersy.Record{a3, b3, a9})
+	checkRecords(t, "Lookup(other community)", lookup(keys.CommunityID{9}, k(mA, 3)), nil)
+	// More keys than one statement holds.
+	var many []dispersy.MessageKey
+	for gt := uint64(1); gt <= 200; gt++ {
+		many = append(many, k(mA, gt), k(mB, gt))
+	}
+	checkRecords(t, "Lookup(400 keys)", lookup(c1, many...), []dispersy.Record{a3, b3, a9})
 }
 
 func testSequences(t *testing.T, s dispersy.Store) {

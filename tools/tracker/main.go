@@ -1,11 +1,3 @@
-// Command tracker runs a bootstrap tracker: a node that answers
-// introduction requests for any community, so peers that know only its
-// address find each other (Python Dispersy's tracker).
-//
-//	go run ./tools/tracker [-addr HOST] [-port N] [-stats D]
-//
-// It keeps everything in memory, never walks and never syncs. Give its
-// address to peers in dispersy.Config.Bootstrap.
 package main
 
 import (

@@ -1,0 +1,49 @@
+// Command tracker runs a bootstrap tracker for dispersy-go: a node that
+// answers introduction requests for any community, so that peers that know
+// only its address find each other. It is the Go counterpart of Python
+// Dispersy's tracker (TrackerCommunity).
+//
+// # Usage
+//
+//	go run ./tools/tracker                     # UDP port 6421 on every IPv4 address
+//	go run ./tools/tracker -port 7759 -stats 10s
+//	go run ./tools/tracker -addr 127.0.0.1 -port 0
+//
+// Peers use it by listing its address in dispersy.Config.Bootstrap: their
+// walkers fall back to it whenever they know no other candidate. The
+// tracker introduces every requester to another peer of the same community
+// (and version), which is all a new peer needs to start walking.
+//
+// Flags:
+//
+//	-addr HOST             address to listen on (default 0.0.0.0)
+//	-port N                UDP port, 0 for any free port (default 6421)
+//	-stats D               print statistics every D, 0 for never (default 1m)
+//	-max-communities N     most communities tracked at once (default 4096,
+//	                       dispersy.Config.MaxTrackerCommunities)
+//	-h                     print the usage
+//
+// Output on stdout: one line when it listens, then one line of statistics
+// per -stats interval:
+//
+//	tracker listening on 0.0.0.0:6421
+//	communities=2 received=1840 sent=2210 dropped=3
+//
+// Exit status: 0 after SIGINT or SIGTERM; 1 when the port cannot be opened
+// or the engine fails (one sentence on stderr); 2 for a bad flag or value
+// (with the usage on stderr).
+//
+// # Invariants
+//
+//   - The tracker keeps nothing: its engine runs on an in-memory store with
+//     a fresh random member key at every start, and it holds no community
+//     definition. For each (community id, community version) it sees it
+//     creates a tracker community with the walker messages only; it never
+//     walks, never syncs (bloom-filter sync is off) and never stores or
+//     forwards application messages.
+//   - Its memory is bounded: at most -max-communities tracker communities,
+//     and one that had no verified candidate at three checks in a row (a
+//     check every 180 s, Dispersy's values) is dropped.
+//   - It is an ordinary engine otherwise: the same strict decoding, verdicts,
+//     anti-amplification limit and bounded candidate tables as every node.
+package main

@@ -865,7 +865,9 @@ func testLookup(t *testing.T, s dispersy.Store) {
 		})
 		return got
 	}
-	k := func(m keys.MemberID, gt uint64) dispersy.MessageKey { return dispersy.MessageKey{Member: m, GlobalTime: gt} }
+	k := func(m keys.MemberID, gt uint64) dispersy.MessageKey {
+		return dispersy.MessageKey{Member: m, GlobalTime: gt}
+	}
 	checkRecords(t, "Lookup(none)", lookup(c1), nil)
 	checkRecords(t, "Lookup(a3, b3, a9 undone, misses)", lookup(c1, k(mA, 3), k(mB, 3), k(mA, 9), k(mA, 4), k(mC, 3), k(mA, 1<<63+5)), []dispersy.Record{a3, b3, a9})
 	checkRecords(t, "Lookup(other community)", lookup(keys.CommunityID{9}, k(mA, 3)), nil)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/database"
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/keys"
@@ -477,7 +478,67 @@ func (x *inspector) packet(args []string) error {
 	return nil
 }
 
-// timeline lists the stored permission messages as raw records.
+// permissionCodec decodes the built-in permission messages of community
+// cid in community version v, whatever the community's own definition.
+func permissionCodec(cid keys.CommunityID, v uint8) (*conversion.Codec, error) {
+	var formats []*conversion.Format
+	for _, t := range []dispersy.AnyMessageType{dispersy.AuthorizeType, dispersy.RevokeType, dispersy.DynamicSettingsType} {
+		spec := t.Spec()
+		formats = append(formats, &conversion.Format{ID: spec.ID, Name: spec.Name, Policies: spec.Policies()})
+	}
+	conv, err := conversion.NewConversion(v, formats...)
+	if err != nil {
+		return nil, err
+	}
+	return conversion.NewCodec(cid, conv)
+}
+
+// describePermission decodes a stored authorize, revoke or dynamic-settings
+// packet into one line per grant or setting.
+func describePermission(cid keys.CommunityID, pkt []byte, names map[uint8]string) ([]string, error) {
+	if len(pkt) < conversion.HeaderSize {
+		return nil, fmt.Errorf("packet of %d bytes", len(pkt))
+	}
+	codec, err := permissionCodec(cid, pkt[1])
+	if err != nil {
+		return nil, err
+	}
+	f, err := codec.Decode(pkt)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	grants := func(verb string, gs []dispersy.Grant) {
+		for _, g := range gs {
+			out = append(out, fmt.Sprintf("%s %s %s on %s", verb, g.Member.ID(), g.Permission, typeLabel(names, g.MessageType)))
+		}
+	}
+	switch f.Format.ID {
+	case dispersy.IDAuthorize:
+		p, err := dispersy.AuthorizeType.DecodePayload(f.Payload)
+		if err != nil {
+			return nil, err
+		}
+		grants("grant", p.Grants)
+	case dispersy.IDRevoke:
+		p, err := dispersy.RevokeType.DecodePayload(f.Payload)
+		if err != nil {
+			return nil, err
+		}
+		grants("revoke", p.Grants)
+	case dispersy.IDDynamicSettings:
+		p, err := dispersy.DynamicSettingsType.DecodePayload(f.Payload)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range p.Settings {
+			out = append(out, fmt.Sprintf("from global time %d on, %s resolves with policy %d", f.GlobalTime+1, typeLabel(names, st.MessageType), st.PolicyIndex))
+		}
+	}
+	return out, nil
+}
+
+// timeline lists the stored permission messages, decoded.
 func (x *inspector) timeline(args []string) error {
 	if len(args) != 1 {
 		return usagef("timeline takes one community id")
@@ -496,13 +557,20 @@ func (x *inspector) timeline(args []string) error {
 		ids[i] = p.id
 		labels = append(labels, fmt.Sprintf("%d %s", p.id, p.name))
 	}
-	fmt.Fprintf(x.out, "permission messages (%s) by global time, as raw records:\n", strings.Join(labels, ", "))
+	fmt.Fprintf(x.out, "permission messages (%s) by global time:\n", strings.Join(labels, ", "))
 	n := 0
 	err = x.st.Replay(c.ID, ids, func(r *dispersy.Record) bool {
 		n++
 		fmt.Fprintf(x.out, "gt %d  type %s  member %s  seq %s  undone %s  %d bytes  hash %x\n",
 			r.GlobalTime, typeLabel(names, r.MessageID), r.Member, seqLabel(r.Sequence), yesNo(r.Undone), len(r.Packet), r.Hash[:])
-		fmt.Fprintf(x.out, "  packet %x\n", r.Packet)
+		lines, derr := describePermission(c.ID, r.Packet, names)
+		if derr != nil {
+			fmt.Fprintf(x.out, "  does not decode (%v); packet %x\n", derr, r.Packet)
+			return true
+		}
+		for _, l := range lines {
+			fmt.Fprintf(x.out, "  %s\n", l)
+		}
 		return true
 	})
 	if err != nil {

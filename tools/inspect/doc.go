@@ -19,7 +19,8 @@
 //	                                    number, undone, size
 //	packet CID MEMBER GT                one packet, field by field with offsets
 //	timeline CID                        the permission messages (ids 236, 242,
-//	                                    243) as raw records, by global time
+//	                                    243) by global time, each grant,
+//	                                    revoke and setting decoded
 //
 // CID and MEMBER are hex ids; a unique prefix is enough. For example:
 //

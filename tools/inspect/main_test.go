@@ -65,13 +65,16 @@ func (customOverlay) Define(d *dispersy.Definition) {
 type fixture struct {
 	path string
 	// gts of some messages, for the packet command.
-	say1, announce, identity, debugByID, customSeq2, customByID, authorize, revoke uint64
+	say1, announce, identity, debugByID, customSeq2, customByID uint64
+	// grant and revoke are real permission messages; raw is a record whose
+	// packet no definition decodes.
+	grant, revoke, raw uint64
 }
 
 // makeStore writes a store with three communities: chat (signed with the
 // master key: lines, statuses, an announcement, one line undone), debug
 // (a sequence and an id-encoded message) and custom (unknown to the tool),
-// plus raw permission records.
+// plus a grant, a revoke, and a raw record no definition decodes.
 func makeStore(t *testing.T) fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "store.db")
@@ -116,6 +119,8 @@ func makeStore(t *testing.T) fixture {
 	gt(chat.SetStatus(cc, "busy"))
 	gt(chat.SetStatus(cc, "free"))
 	f.announce = gt(chat.Announce(cc, "rules"))
+	f.grant = gt(cc.Authorize(dispersy.Grants(me.Public(), dispersy.Permit|dispersy.PermRevoke, chat.ModeratorType)))
+	f.revoke = gt(cc.Revoke(dispersy.Grants(me.Public(), dispersy.PermRevoke, chat.ModeratorType)))
 
 	dc, err := eng.Join(dispersytest.NewDebugCommunity())
 	if err != nil {
@@ -133,19 +138,14 @@ func makeStore(t *testing.T) fixture {
 	f.customSeq2 = gt(dispersy.Create(xc, customSeq, dispersytest.Text{Text: "s2"}))
 	f.customByID = gt(dispersy.Create(xc, customByID, dispersytest.Text{Text: "id"}))
 
-	// Undo one chat line and add raw permission records, straight in the
-	// store: the engine's undo and permission messages are not used here.
+	// Undo one chat line (by a permission change) and add a raw record that
+	// no definition decodes, straight in the store.
 	var b dispersy.Batch
 	b.SetUndone(chatCID, dispersy.MessageKey{Member: chatMaster.ID(), GlobalTime: undone}, true, dispersy.MessageKey{})
-	f.revoke, f.authorize = 1000, 900
-	for _, r := range []struct {
-		id uint8
-		gt uint64
-	}{{dispersy.IDRevoke, f.revoke}, {dispersy.IDAuthorize, f.authorize}} {
-		pkt := []byte(fmt.Sprintf("raw permission packet %d", r.id))
-		b.Put(dispersy.Record{Community: chatCID, Member: chatMaster.ID(), GlobalTime: r.gt, MessageID: r.id, Sequence: 1,
-			Hash: dispersy.PacketHash(pkt), Packet: pkt})
-	}
+	f.raw = 900
+	pkt := []byte("raw permission packet 243")
+	b.Put(dispersy.Record{Community: chatCID, Member: chatMaster.ID(), GlobalTime: f.raw, MessageID: dispersy.IDAuthorize, Sequence: 99,
+		Hash: dispersy.PacketHash(pkt), Packet: pkt})
 	if err := st.Apply(&b); err != nil {
 		t.Fatal(err)
 	}
@@ -221,14 +221,14 @@ func TestCommands(t *testing.T) {
 				t.Errorf("communities not ordered by id: %v", order)
 			}
 			// chat: identity, 3 lines (1 undone), 1 status, 1 announcement,
-			// 2 raw permission records.
+			// a grant, a revoke and the raw record.
 			wantLines(t, byCID[chatID],
 				`^classification: chat$`,
 				`^master: `+chatMaster.Public().String()+` \(ed25519\)$`,
 				`^me: `+chatMaster.ID().String()+` \(ed25519, private key stored: yes\)$`,
 				`^auto-load: yes$`,
-				`^messages: 8 \(1 undone\)$`,
-				`^max global time: 1000$`)
+				`^messages: 9 \(1 undone\)$`,
+				`^max global time: 900$`)
 			wantLines(t, byCID[debugID], `^classification: debug$`, `^me: `+me.ID().String()+` \(ed448, private key stored: yes\)$`, `^messages: 4 \(0 undone\)$`)
 			wantLines(t, byCID[customID], `^classification: custom-test$`, `^messages: 4 \(0 undone\)$`)
 		}
@@ -242,7 +242,8 @@ func TestCommands(t *testing.T) {
 			`^2`+ws+`status`+ws+`128`+ws+`ASC`+ws+`1`+ws+`0$`,
 			`^3`+ws+`moderator`+ws+`192`+ws+`ASC`+ws+`1`+ws+`0$`,
 			`^248`+ws+`dispersy-identity`+ws+`16`+ws+`ASC`+ws+`1`+ws+`0$`,
-			`^243 .*`+ws+`1`+ws+`0$`)
+			`^243 .*`+ws+`2`+ws+`0$`,
+			`^242 .*`+ws+`1`+ws+`0$`)
 		out = ok(t, f.path, "types", customID)
 		wantLines(t, out, `^7`+ws+`custom-sequence`+ws+`128`+ws+`ASC`+ws+`2`+ws+`0$`, `^8`+ws+`custom-by-id`+ws+`100`+ws+`DESC`+ws+`1`+ws+`0$`)
 	})
@@ -251,7 +252,7 @@ func TestCommands(t *testing.T) {
 		out := ok(t, f.path, "members")
 		wantLines(t, out,
 			`^MEMBER`+ws+`SCHEME`+ws+`PRIVATE KEY`+ws+`MESSAGES`+ws+`ROLES$`,
-			`^`+chatMaster.ID().String()+ws+`ed25519`+ws+`yes`+ws+`8`+ws+`master of `+chatID[:8]+`, me in `+chatID[:8]+`$`,
+			`^`+chatMaster.ID().String()+ws+`ed25519`+ws+`yes`+ws+`9`+ws+`master of `+chatID[:8]+`, me in `+chatID[:8]+`$`,
 			`^`+me.ID().String()+ws+`ed448`+ws+`yes`+ws+`8`+ws+`me in .*, me in `,
 			`^`+dispersytest.DebugMaster.ID().String()+ws+`ed25519`+ws+`no`+ws+`0`+ws+`master of `+debugID[:8]+`$`)
 		if n := strings.Count(out, "\n"); n != 5 {
@@ -266,10 +267,11 @@ func TestCommands(t *testing.T) {
 			fmt.Sprintf(`^%d`+ws+`248 dispersy-identity`+ws+`%s`+ws+`-`+ws+`no`+ws+`\d+$`, f.identity, chatMaster.ID()),
 			fmt.Sprintf(`^%d`+ws+`1 message`+ws+`%s`+ws+`-`+ws+`no`+ws+`\d+$`, f.say1, chatMaster.ID()),
 			`^\d+`+ws+`1 message .*`+ws+`yes`+ws+`\d+$`,
-			`^900`+ws+`243 `+`.*`+ws+`1`+ws+`no`+ws+`\d+$`,
-			`^1000`+ws+`242 `+`.*`+ws+`1`+ws+`no`+ws+`\d+$`)
-		if n := strings.Count(out, "\n"); n != 9 {
-			t.Errorf("%d lines, want a header and 8 messages:\n%s", n, out)
+			fmt.Sprintf(`^%d`+ws+`243 `+`.*`+ws+`1`+ws+`no`+ws+`\d+$`, f.grant),
+			fmt.Sprintf(`^%d`+ws+`242 `+`.*`+ws+`1`+ws+`no`+ws+`\d+$`, f.revoke),
+			`^900`+ws+`243 `+`.*`+ws+`99`+ws+`no`+ws+`\d+$`)
+		if n := strings.Count(out, "\n"); n != 10 {
+			t.Errorf("%d lines, want a header and 9 messages:\n%s", n, out)
 		}
 		gts := regexp.MustCompile(`(?m)^(\d+) `).FindAllStringSubmatch(out, -1)
 		prev := uint64(0)
@@ -345,7 +347,7 @@ func TestCommands(t *testing.T) {
 	})
 
 	t.Run("packet the definition cannot decode", func(t *testing.T) {
-		out := ok(t, f.path, "packet", chatID, chatMaster.ID().String(), fmt.Sprint(f.authorize))
+		out := ok(t, f.path, "packet", chatID, chatMaster.ID().String(), fmt.Sprint(f.raw))
 		wantLines(t, out,
 			`^the chat definition does not decode this packet \(.+\); generic dump:$`,
 			`^0`+ws+`1`+ws+`wire version`+ws+`0x72 \(not wire v1\)$`,
@@ -355,11 +357,14 @@ func TestCommands(t *testing.T) {
 	t.Run("timeline", func(t *testing.T) {
 		out := ok(t, f.path, "timeline", chatID)
 		wantLines(t, out,
-			`^permission messages \(236 dispersy-dynamic-settings, 242 dispersy-revoke, 243 dispersy-authorize\) by global time, as raw records:$`,
-			`^gt 900  type 243 \S+  member `+chatMaster.ID().String()+`  seq 1  undone no  \d+ bytes  hash [0-9a-f]{32}$`,
-			`^  packet `+fmt.Sprintf("%x", "raw permission packet 243")+`$`,
-			`^gt 1000  type 242 `)
-		if strings.Index(out, "gt 900") > strings.Index(out, "gt 1000") {
+			`^permission messages \(236 dispersy-dynamic-settings, 242 dispersy-revoke, 243 dispersy-authorize\) by global time:$`,
+			fmt.Sprintf(`^gt %d  type 243 \S+  member `, f.grant)+chatMaster.ID().String()+`  seq 1  undone no  \d+ bytes  hash [0-9a-f]{32}$`,
+			`^  grant `+me.ID().String()+` permit\+revoke on \d+ \S*moderator\S*$`,
+			fmt.Sprintf(`^gt %d  type 242 `, f.revoke),
+			`^  revoke `+me.ID().String()+` revoke on \d+ \S*moderator\S*$`,
+			`^gt 900  type 243 \S+  member `+chatMaster.ID().String()+`  seq 99  undone no  \d+ bytes  hash [0-9a-f]{32}$`,
+			`^  does not decode \(.+\); packet `+fmt.Sprintf("%x", "raw permission packet 243")+`$`)
+		if strings.Index(out, fmt.Sprintf("gt %d ", f.grant)) > strings.Index(out, "gt 900") {
 			t.Errorf("timeline not in global-time order:\n%s", out)
 		}
 		out = ok(t, f.path, "timeline", debugID)

@@ -21,8 +21,11 @@ const maxBloomReuse = 100
 // syncCache is the last bloom filter a community sent, reused while it
 // brings answers (Dispersy's SyncCache).
 type syncCache struct {
-	req       *SyncRequest
-	filter    *bloom.Filter
+	req    *SyncRequest
+	filter *bloom.Filter
+	// room is how many more keys the filter takes before its
+	// false-positive rate exceeds the target: then it is rebuilt.
+	room      int
 	to        netip.AddrPort
 	timesUsed int
 	responses int
@@ -100,32 +103,53 @@ func (c *Community) buildSync(to netip.AddrPort, fixed int) *SyncRequest {
 		return nil
 	}
 	sc := &c.walk.sync
-	if sc.req != nil && sc.responses > 0 && sc.timesUsed < maxBloomReuse && sc.filter.Len() == c.bloomBytes(fixed) {
+	if sc.req != nil && sc.responses > 0 && sc.timesUsed < maxBloomReuse && sc.room >= 0 && sc.filter.Len() <= c.bloomBytes(fixed) {
 		sc.timesUsed++
 		sc.responses = 0
 		sc.to = to
 		return sc.req
 	}
-	if sc.req != nil && sc.responses == 0 {
+	if sc.req != nil && sc.responses == 0 && sc.timesUsed == 1 {
+		// A fresh filter brought nothing back: skip a little more often
+		// (Dispersy increments only for a filter never reused).
 		sc.skip = min(sc.skip+1, len(skipCurve))
 	}
-	if sc.skip > 0 && c.e.rng.Float64() < skipCurve[sc.skip-1] {
+	if c.e.cfg.SkipCurve && sc.skip > 0 && c.e.rng.Float64() < skipCurve[sc.skip-1] {
 		sc.req = nil
 		return nil
 	}
-	req, f := c.newSyncRequest(fixed)
+	// A request's filter fills the datagram, as Dispersy's did: the
+	// responder may answer an address that has not proved it receives up
+	// to 3× what it sent (anti-amplification), so a full-size request earns
+	// a full answer (QUIC pads its first packets for the same reason).
+	req, f, room := c.newSyncRequestRoom(fixed, true)
 	if req == nil {
 		return nil
 	}
-	*sc = syncCache{req: req, filter: f, to: to, timesUsed: 1, skip: sc.skip}
+	*sc = syncCache{req: req, filter: f, room: room, to: to, timesUsed: 1, skip: sc.skip}
 	return req
 }
 
+// minBloomBits is the smallest filter sent: a few keys' worth.
+const minBloomBits = 256
+
 // newSyncRequest chooses a range and fills a fresh bloom filter.
 func (c *Community) newSyncRequest(fixed int) (*SyncRequest, *bloom.Filter) {
+	req, f, _ := c.newSyncRequestRoom(fixed, false)
+	return req, f
+}
+
+// newSyncRequestRoom chooses a range and fills a fresh bloom filter. With
+// full it fills the datagram (Python Dispersy's rule); otherwise it is sized
+// for the keys it holds, with headroom, up to what fits: the false-positive
+// rate is the target either way, and a small store sends a small filter. It
+// also returns how many keys may still be added before the rate exceeds the
+// target.
+func (c *Community) newSyncRequestRoom(fixed int, full bool) (*SyncRequest, *bloom.Filter, int) {
 	nbytes := min(c.bloomBytes(fixed), bloom.MaxBytes)
-	mBits := nbytes * 8
-	capacity := max(bloom.Capacity(mBits, c.e.cfg.BloomErrorRate), 1)
+	maxBits := nbytes * 8
+	rate := c.e.cfg.BloomErrorRate
+	capacity := max(bloom.Capacity(maxBits, rate), 1)
 	types := c.syncTypeIDs()
 	r, err := ChooseSyncRange(c.e.store, RangeParams{
 		Community:   c.cid,
@@ -138,14 +162,19 @@ func (c *Community) newSyncRequest(fixed int) (*SyncRequest, *bloom.Filter) {
 	}, c.e.rng)
 	if err != nil {
 		_ = c.e.fail(err)
-		return nil, nil
+		return nil, nil, 0
 	}
 	c.walk.syncCount = r.StoredCount
-	k := bloom.OptimalK(mBits, max(len(r.Hashes), 1))
-	k = min(k, bloom.OptimalK(mBits, capacity))
+	design := min(len(r.Hashes)+len(r.Hashes)/2+16, capacity)
+	mBits := min(maxBits, max(bloom.BitsFor(design, rate), minBloomBits))
+	if full || mBits >= maxBits {
+		mBits = maxBits
+		design = capacity
+	}
+	k := bloom.OptimalK(mBits, max(design, 1))
 	f, err := bloom.New(mBits, k, c.e.rng.Uint32())
 	if err != nil {
-		return nil, nil
+		return nil, nil, 0
 	}
 	for _, h := range r.Hashes {
 		f.Add([bloom.KeySize]byte(h))
@@ -157,7 +186,7 @@ func (c *Community) newSyncRequest(fixed int) (*SyncRequest, *bloom.Filter) {
 		Low: max(r.Low, 1), High: r.High,
 		Modulo: uint16(min(r.Modulo, 0xFFFF)), Offset: uint16(min(r.Offset, 0xFFFE)),
 		K: uint8(f.K()), Salt: f.Salt(), Bloom: f.Bytes(),
-	}, f
+	}, f, design - len(r.Hashes)
 }
 
 // storedSync adds a newly stored message to the cached bloom filter when it
@@ -182,6 +211,7 @@ func (c *Community) storedSync(m *message) {
 	}
 	sc.filter.Add([bloom.KeySize]byte(m.hash))
 	r.Bloom = sc.filter.Bytes()
+	sc.room--
 }
 
 // answerSync sends the messages a peer's bloom filter lacks, up to

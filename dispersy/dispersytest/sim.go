@@ -31,7 +31,33 @@ type SimConfig struct {
 	// NoBootstrap leaves Engine.Bootstrap empty (peers then find each
 	// other only through AddCandidate or Introduce).
 	NoBootstrap bool
+	// Stores opens the peers' stores; nil gives each peer a MemStore, kept
+	// across Stop and Restart.
+	Stores SimStores
 }
+
+// SimStores opens and releases the stores of simulated peers, so a
+// simulation can run on SQLite files (a stopped peer's file is closed, and
+// reopened when it restarts) as well as in memory.
+type SimStores interface {
+	// Open returns peer i's store: a new one the first time, the same
+	// data after a Release.
+	Open(i int) (dispersy.Store, error)
+	// Release is called when peer i stops; a file store closes here.
+	Release(i int, s dispersy.Store) error
+}
+
+// memStores keeps one MemStore per peer for the whole simulation.
+type memStores struct{ m map[int]*MemStore }
+
+func (ms *memStores) Open(i int) (dispersy.Store, error) {
+	if ms.m[i] == nil {
+		ms.m[i] = NewMemStore()
+	}
+	return ms.m[i], nil
+}
+
+func (ms *memStores) Release(int, dispersy.Store) error { return nil }
 
 // DefaultSimConfig returns dispersy.DefaultConfig engines on a network with
 // 20 ms ± 10 ms latency and no loss.
@@ -46,10 +72,12 @@ func DefaultSimConfig(seed uint64) SimConfig {
 // SimPeer is one simulated node: an Engine on a MemStore at a virtual
 // address.
 type SimPeer struct {
-	Index  int
-	Addr   netip.AddrPort
-	Key    *keys.PrivateKey
-	Store  *MemStore
+	Index int
+	Addr  netip.AddrPort
+	Key   *keys.PrivateKey
+	// Store is the peer's store (closed while the peer is stopped, for
+	// stores that close on Release).
+	Store  dispersy.Store
 	Engine *dispersy.Engine
 	// Online is false while the peer is stopped.
 	Online bool
@@ -77,6 +105,9 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 	}
 	if cfg.Scheme == 0 {
 		cfg.Scheme = keys.Ed25519
+	}
+	if cfg.Stores == nil {
+		cfg.Stores = &memStores{m: map[int]*MemStore{}}
 	}
 	return &Sim{Net: net, cfg: cfg}, nil
 }
@@ -110,10 +141,14 @@ func (s *Sim) AddPeers(n int) error {
 	return nil
 }
 
-// AddPeer adds one peer with a fresh MemStore.
+// AddPeer adds one peer with a fresh store (SimConfig.Stores).
 func (s *Sim) AddPeer() (*SimPeer, error) {
 	i := len(s.Peers)
-	p := &SimPeer{Index: i, Addr: PeerAddr(i), Key: PeerKey(s.cfg.Scheme, s.cfg.Seed, i), Store: NewMemStore()}
+	st, err := s.cfg.Stores.Open(i)
+	if err != nil {
+		return nil, fmt.Errorf("dispersytest: store of peer %d: %w", i, err)
+	}
+	p := &SimPeer{Index: i, Addr: PeerAddr(i), Key: PeerKey(s.cfg.Scheme, s.cfg.Seed, i), Store: st}
 	s.Peers = append(s.Peers, p)
 	if err := s.start(p); err != nil {
 		return nil, err
@@ -185,14 +220,23 @@ func (s *Sim) Stop(p *SimPeer) error {
 	}
 	p.Online = false
 	p.Engine = nil
-	return s.Net.Remove(p.Addr)
+	if err := s.Net.Remove(p.Addr); err != nil {
+		return err
+	}
+	return s.cfg.Stores.Release(p.Index, p.Store)
 }
 
-// Restart brings a stopped peer back with a new engine on its old store.
+// Restart brings a stopped peer back with a new engine on its old store
+// (reopened).
 func (s *Sim) Restart(p *SimPeer) error {
 	if p.Online {
 		return nil
 	}
+	st, err := s.cfg.Stores.Open(p.Index)
+	if err != nil {
+		return fmt.Errorf("dispersytest: reopening the store of peer %d: %w", p.Index, err)
+	}
+	p.Store = st
 	return s.start(p)
 }
 

@@ -78,7 +78,7 @@ var writeSQL = [nWrite]string{
 			ON s.community = d.community AND s.global_time = d.global_time AND s.member = d.member
 		WHERE d.community = ?1 AND d.member1 = ?2 AND d.member2 = ?3 AND s.message_id = ?4
 		ORDER BY s.global_time DESC, s.packet DESC, s.member DESC LIMIT -1 OFFSET ?5)`,
-	wPrune: `DELETE FROM sync WHERE community = ? AND message_id = ? AND global_time <= ?`,
+	wPrune: `DELETE FROM sync WHERE community = ? AND message_id = ? AND global_time > ? AND global_time <= ?`,
 	wDeleteExcept: `DELETE FROM sync WHERE community = ?1 AND (member, global_time) NOT IN
 		(SELECT unhex(json_extract(value, '$[0]')), json_extract(value, '$[1]') FROM json_each(?2))`,
 	wSetOption: `INSERT INTO option (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
@@ -343,7 +343,10 @@ func (a *applier) apply(op *dispersy.Op) error {
 		if err != nil || !ok {
 			return err
 		}
-		_, err = a.exec(wPrune, id, op.MessageID, int64(min(op.Key.GlobalTime, maxGlobalTime)))
+		if op.After >= op.Key.GlobalTime || op.After >= maxGlobalTime {
+			return nil
+		}
+		_, err = a.exec(wPrune, id, op.MessageID, int64(op.After), int64(min(op.Key.GlobalTime, maxGlobalTime)))
 		return err
 	case dispersy.OpDeleteCommunityExcept:
 		id, ok, err := a.communityID(op.Community)

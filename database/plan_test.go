@@ -37,7 +37,7 @@ func TestQueryPlans(t *testing.T) {
 		{"History", historySQL, []string{"INDEX sync_member_type (community=? AND member=? AND message_id=?)"}, []string{"TEMP B-TREE"}},
 		{"History of a pair", pairHistorySQL, []string{"INDEX double_signed_pair (community=? AND member1=? AND member2=?)", "SEARCH s USING PRIMARY KEY"}, nil},
 		{"Trim", writeSQL[wTrim], []string{"INDEX sync_member_type (community=? AND member=? AND message_id=?)"}, []string{"TEMP B-TREE", "SCAN"}},
-		{"Prune", writeSQL[wPrune], []string{"SEARCH sync USING PRIMARY KEY (community=? AND global_time<?)"}, nil},
+		{"Prune", writeSQL[wPrune], []string{"SEARCH sync USING PRIMARY KEY (community=? AND global_time>? AND global_time<?)"}, nil},
 	} {
 		rows, err := s.writer.Query("EXPLAIN QUERY PLAN "+tc.query, 1, []byte{0}, 1, 1, 1, 1)
 		if err != nil {

@@ -26,6 +26,9 @@ type Community struct {
 
 	globalTime uint64
 	seqs       [256]uint32 // my last sequence number per message type
+	// prunedTo is, per pruned message type, the global time up to which
+	// the store has been told to prune (see prune).
+	prunedTo map[uint8]uint64
 
 	unloaded  bool
 	destroyed bool

@@ -1540,8 +1540,8 @@ func (w *fzWorld) syncRequest(t *testing.T, in fzSyncInput) {
 // change in the engine that makes the world's packets bounce shows up here
 // and not as silently shallower fuzzing.
 func TestFuzzWorld(t *testing.T) {
-	if n := reflect.TypeFor[dispersy.Op]().NumField(); n != 15 {
-		t.Errorf("dispersy.Op has %d fields, fzCloneBatch knows 15: make it deep-copy the new ones", n)
+	if n := reflect.TypeFor[dispersy.Op]().NumField(); n != 16 {
+		t.Errorf("dispersy.Op has %d fields, fzCloneBatch knows 16 (After is a value): make it deep-copy the new ones", n)
 	}
 	w := fzTheWorld()
 	eng, c, st := w.engine(t, nil)

@@ -78,6 +78,7 @@ type scNodeOptions struct {
 	noJoin  bool
 	before  func(*dispersy.Engine) // runs after NewEngine, before Join
 	key     *keys.PrivateKey
+	store   *dt.MemStore
 }
 
 // scNodeOption sets one of newNode's options.
@@ -109,6 +110,11 @@ func scWithKey(k *keys.PrivateKey) scNodeOption {
 	return func(o *scNodeOptions) { o.key = k }
 }
 
+// scWithStore runs the node on store (a restart when another node used it).
+func scWithStore(s *dt.MemStore) scNodeOption {
+	return func(o *scNodeOptions) { o.store = s }
+}
+
 // scKey is the deterministic key of a named member.
 func scKey(name string) *keys.PrivateKey {
 	return keys.DeriveKey(keys.Ed25519, []byte("scenario member "+name))
@@ -126,6 +132,9 @@ func (h *scHarness) newNode(name string, opts ...scNodeOption) *scNode {
 	n := &scNode{h: h, name: name, index: i, addr: scAddr(i), key: scKey(name), store: dt.NewMemStore()}
 	if o.key != nil {
 		n.key = o.key
+	}
+	if o.store != nil {
+		n.store = o.store
 	}
 	cfg := dispersy.DefaultConfig()
 	cfg.LocalAddr = n.addr

@@ -619,10 +619,13 @@ func (e *Engine) handle(q []*message) {
 			continue
 		}
 		if policy.Synced(group[0].entry.spec.Distribution) {
+			// One rise per group: pruning runs once for the highest time.
+			var top uint64
 			for _, m := range group {
-				c.raiseGlobalTime(m.frame.GlobalTime)
+				top = max(top, m.frame.GlobalTime)
 				c.storedSync(m)
 			}
+			c.raiseGlobalTime(top)
 		}
 		e.stats.Handled += uint64(len(group))
 		if group[0].entry.builtin {
@@ -651,15 +654,28 @@ func (c *Community) raiseGlobalTime(gt uint64) {
 }
 
 // prune deletes messages of pruned types whose age reached the prune
-// threshold (Dispersy: on every rise of the global time).
+// threshold (Dispersy: on every rise of the global time). Each type's step
+// starts above the previous one's bound (prunedTo), so the store reads only
+// the newly pruned global times; the first step after loading starts at 0.
 func (c *Community) prune() {
 	for _, id := range c.def.ids {
 		_, _, p, ok := policy.SyncParams(c.def.types[id].spec.Distribution)
 		if !ok {
 			continue
 		}
-		if g, ok := p.(policy.GlobalTimePruning); ok && c.globalTime >= g.Pruned {
-			c.e.batch.Prune(c.cid, id, c.globalTime-g.Pruned)
+		g, ok := p.(policy.GlobalTimePruning)
+		if !ok || c.globalTime < g.Pruned {
+			continue
 		}
+		upTo := c.globalTime - g.Pruned
+		if c.prunedTo == nil {
+			c.prunedTo = make(map[uint8]uint64)
+		}
+		after, done := c.prunedTo[id]
+		if done && upTo <= after {
+			continue
+		}
+		c.e.batch.PruneRange(c.cid, id, after, upTo)
+		c.prunedTo[id] = upTo
 	}
 }

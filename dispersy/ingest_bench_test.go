@@ -80,6 +80,12 @@ func newIngestEngineT(b testing.TB) (*dispersy.Engine, *dt.DebugCommunity) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	return newIngestEngineOn(b, st)
+}
+
+// newIngestEngineOn is newIngestEngineT on a given store.
+func newIngestEngineOn(b testing.TB, st dispersy.Store) (*dispersy.Engine, *dt.DebugCommunity) {
+	b.Helper()
 	cfg := dispersy.DefaultConfig()
 	cfg.BloomSync = false
 	e, err := dispersy.NewEngine(cfg, keys.DeriveKey(keys.Ed25519, []byte("ingest-receiver")), st)
@@ -100,10 +106,11 @@ func newIngestEngineT(b testing.TB) (*dispersy.Engine, *dt.DebugCommunity) {
 // Verify is a plain Ed25519 verify loop over the same packets, so
 // verify-ns/ingest-ns is the fraction of the time spent verifying (goal ≥
 // 0.8). Parallel pre-verifies on every core with the engine's Verifier.
+// SerialMemStore is Serial on the in-memory store: the engine's own share,
+// without SQLite.
 func BenchmarkIngest(b *testing.B) {
 	src := newMsgSource(b, 50)
-	b.Run("Serial", func(b *testing.B) {
-		e, dc := newIngestEngine(b)
+	serial := func(b *testing.B, e *dispersy.Engine, dc *dt.DebugCommunity) {
 		now := time.Unix(1e9, 0)
 		for b.Loop() {
 			b.StopTimer()
@@ -120,6 +127,14 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*ingestBatch)/b.Elapsed().Seconds(), "msgs/s")
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*ingestBatch), "ns/msg")
+	}
+	b.Run("Serial", func(b *testing.B) {
+		e, dc := newIngestEngine(b)
+		serial(b, e, dc)
+	})
+	b.Run("SerialMemStore", func(b *testing.B) {
+		e, dc := newIngestEngineOn(b, dt.NewMemStore())
+		serial(b, e, dc)
 	})
 	b.Run("Verify", func(b *testing.B) {
 		// The reference: verifying the same kind of packets, nothing else.

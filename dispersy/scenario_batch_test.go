@@ -256,6 +256,43 @@ func TestScenarioPruning(t *testing.T) {
 	}
 }
 
+// TestScenarioPruningSteps follows pruning step by step as the clock rises,
+// across a restart: each step deletes exactly the global times that became
+// pruned, and the first step after loading also deletes what became pruned
+// while the node was down.
+func TestScenarioPruningSteps(t *testing.T) {
+	// PrunedText: GlobalTimePruning(10, 20), so at global time g everything
+	// at or below g-20 is pruned.
+	h := newScHarness(t)
+	store := dt.NewMemStore()
+	b := h.newNode("B", scWithStore(store))
+	m := scFakeMember("M", 0)
+	pruned := dt.PrunedText.ID()
+	b.receive(m.addr, scTexts(t, b.c, dt.PrunedText, m.key, "p", scSpan(11, 20)...)...)
+	step := func(gt uint64, want []uint64) {
+		t.Helper()
+		b.receive(m.addr, scCraft(t, b.c, dt.FullSyncText, m.key, gt, 0, dt.Text{Text: fmt.Sprint("clock ", gt)}))
+		if got := b.storedTimes(pruned); !slices.Equal(got, want) {
+			t.Fatalf("at global time %d: pruning-text stored at %v, want %v", gt, got, want)
+		}
+	}
+	step(30, scSpan(11, 20))
+	step(31, scSpan(12, 20))
+	step(33, scSpan(14, 20))
+	// Restart on the same store: the clock is 33 again, nothing is pruned
+	// until it rises; then everything at or below the new threshold goes.
+	b = h.newNode("B", scWithStore(store))
+	if g := b.c.GlobalTime(); g != 33 {
+		t.Fatalf("after the restart the global time is %d, want 33", g)
+	}
+	if got := b.storedTimes(pruned); !slices.Equal(got, scSpan(14, 20)) {
+		t.Fatalf("after the restart: pruning-text stored at %v, want @14..20", got)
+	}
+	step(37, scSpan(18, 20))
+	step(37, scSpan(18, 20)) // a duplicate does not raise the clock
+	step(50, nil)
+}
+
 func TestScenarioPruningSyncFilteringInactive(t *testing.T) {
 	// sync_response_filtering_inactive: B stores @11..30; a sync (1, 0, 1,
 	// 0, empty bloom) returns exactly the 10 active messages @21..30, in

@@ -242,7 +242,9 @@ const (
 	// Op.Member2} when Member2 is set) and deletes the rest.
 	OpTrim
 	// OpPrune deletes the messages of type Op.MessageID with global time
-	// <= Op.Key.GlobalTime.
+	// <= Op.Key.GlobalTime and > Op.After. The engine prunes in steps as its
+	// clock rises, and After (the previous step) keeps each step from
+	// reading what an earlier one already deleted.
 	OpPrune
 	// OpDeleteCommunityExcept deletes every message of Op.Community except
 	// those whose keys are in Op.Keep.
@@ -268,6 +270,8 @@ type Op struct {
 	By              MessageKey
 	Name            string
 	Value           []byte
+	// After is the exclusive lower global-time bound of OpPrune.
+	After uint64
 }
 
 // Batch is an ordered list of write operations applied atomically by
@@ -324,7 +328,14 @@ func (b *Batch) Trim(cid keys.CommunityID, msgID uint8, member, member2 keys.Mem
 
 // Prune deletes messages of type msgID with global time <= upTo.
 func (b *Batch) Prune(cid keys.CommunityID, msgID uint8, upTo uint64) {
-	b.Ops = append(b.Ops, Op{Kind: OpPrune, Community: cid, MessageID: msgID, Key: MessageKey{GlobalTime: upTo}})
+	b.PruneRange(cid, msgID, 0, upTo)
+}
+
+// PruneRange deletes messages of type msgID with after < global time <=
+// upTo: a step of pruning whose earlier steps deleted everything up to
+// after.
+func (b *Batch) PruneRange(cid keys.CommunityID, msgID uint8, after, upTo uint64) {
+	b.Ops = append(b.Ops, Op{Kind: OpPrune, Community: cid, MessageID: msgID, Key: MessageKey{GlobalTime: upTo}, After: after})
 }
 
 // DeleteCommunityExcept deletes every message of cid but those in keep.

@@ -393,13 +393,17 @@ func (s *MemStore) apply(op *dispersy.Op) error {
 			return nil
 		}
 		list := c.byType[op.MessageID]
-		n, _ := slices.BinarySearchFunc(list, op.Key.GlobalTime, func(m *memMsg, gt uint64) int {
-			if m.rec.GlobalTime <= gt {
-				return -1
-			}
-			return 1
-		})
-		for _, m := range slices.Clone(list[:n]) {
+		above := func(bound uint64) int {
+			n, _ := slices.BinarySearchFunc(list, bound, func(m *memMsg, gt uint64) int {
+				if m.rec.GlobalTime <= gt {
+					return -1
+				}
+				return 1
+			})
+			return n
+		}
+		lo, hi := above(op.After), above(op.Key.GlobalTime)
+		for _, m := range slices.Clone(list[lo:max(lo, hi)]) {
 			c.remove(m)
 			s.undo = append(s.undo, undoRec{kind: undoRemove, c: c, m: m})
 		}

@@ -1063,6 +1063,17 @@ func testPrune(t *testing.T, s dispersy.Store) {
 	if n := count(t, s, c1, 4); n != 5 {
 		t.Fatalf("Count after Prune(0) = %d, want 5", n)
 	}
+	// A range deletes only above its lower bound: @6 stays, @7 and @8 go.
+	b.Reset()
+	b.PruneRange(c1, 4, 6, 8)
+	b.PruneRange(c1, 4, 9, 9)
+	b.PruneRange(c1, 4, 10, 3)
+	b.PruneRange(c1, 4, math.MaxUint64, math.MaxUint64)
+	apply(t, s, &b)
+	got = rangeAll(t, s, dispersy.RangeQuery{Community: c1, MessageID: 4, Low: 0, High: 100, IncludeUndone: true})
+	if len(got) != 3 || got[0].GlobalTime != 6 || got[1].GlobalTime != 9 || got[2].GlobalTime != 10 {
+		t.Fatalf("after PruneRange(6, 8]: %s, want @6 @9 @10", describe(got))
+	}
 }
 
 func testDeleteCommunityExcept(t *testing.T, s dispersy.Store) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/dispersy/bloom"
@@ -397,5 +398,56 @@ func TestScenarioSyncLast9OneBatch(t *testing.T) {
 	b.receive(m.addr, pkts...)
 	if got := b.storedTimes(dt.Last9Text.ID()); !slices.Equal(got, scSpan(37, 45)) {
 		t.Errorf("B stores %v, want 37..45", got)
+	}
+}
+
+// TestScenarioSkipCurve: Dispersy skipped the bloom filter of a walker step
+// with a probability that rose with every unanswered filter, up to 90 %
+// (Config.SkipCurve, on in DispersyConfig). A walks to B, which holds
+// everything A holds, so no filter is ever answered: with the curve A
+// drops most of its filters, without it (the default) every step syncs.
+func TestScenarioSkipCurve(t *testing.T) {
+	const steps = 60
+	for _, skip := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SkipCurve=%v", skip), func(t *testing.T) {
+			h := newScHarness(t)
+			a := h.newNode("A", scWithConfig(func(c *dispersy.Config) { c.SkipCurve = skip }))
+			b := h.newNode("B")
+			m := a.create(dt.FullSyncText, "shared")
+			b.receive(a.addr, m.Packet)
+			a.c.AddCandidate(b.addr)
+			a.discard()
+			b.discard()
+			// A walks to the same candidate again once it is eligible.
+			wc := a.eng.Config().Walker
+			every := max(wc.StepInterval, wc.EligibleDelay) + time.Second
+			synced := 0
+			for range steps {
+				h.advance(every)
+				a.tick()
+				reqs := a.take(b.addr, dispersy.IDIntroductionRequest)
+				if len(reqs) != 1 {
+					t.Fatalf("A sent %d introduction requests to B in one step, want 1", len(reqs))
+				}
+				if scDecode(t, a.c, dispersy.IntroductionRequestType, reqs[0]).payload.Sync != nil {
+					synced++
+				}
+				b.receive(a.addr, reqs[0])
+				for _, p := range b.take(a.addr) {
+					a.receive(b.addr, p)
+				}
+				a.discard()
+				b.tick()
+				b.discard()
+			}
+			switch {
+			case !skip && synced != steps:
+				t.Errorf("without the skip curve %d of %d steps carried a filter, want all", synced, steps)
+			case skip && (synced > steps/2 || synced == 0):
+				// 11 unanswered filters reach the 90 % step of the curve.
+				t.Errorf("with the skip curve %d of %d steps carried a filter, want some but at most half", synced, steps)
+			}
+			t.Logf("%d of %d steps carried a bloom filter", synced, steps)
+		})
 	}
 }

@@ -41,6 +41,8 @@ const (
 	wDeleteExcept
 	wSetOption
 	wPutMulti
+	wTrimScan
+	wRekey
 	nWrite
 )
 
@@ -60,9 +62,9 @@ var writeSQL = [nWrite]string{
 			auto_load = excluded.auto_load, classification = excluded.classification
 		RETURNING id`,
 	wDeleteTypes: `DELETE FROM message_type WHERE community = ?`,
-	wPutType:     `INSERT INTO message_type (community, id, name, priority, direction) VALUES (?, ?, ?, ?, ?)`,
+	wPutType:     `INSERT INTO message_type (community, id, name, priority, direction, unkeyed) VALUES (?, ?, ?, ?, ?, ?)`,
 	wPut: `INSERT INTO sync (community, member, global_time, message_id, sequence, undone,
-			undone_by_member, undone_by_gt, hash, packet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			undone_by_member, undone_by_gt, hash, packet, keyed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	wPutPair: `INSERT INTO double_signed (community, member, global_time, member1, member2) VALUES (?, ?, ?, ?, ?)`,
 	wReplace: `UPDATE sync SET packet = ?, hash = ? WHERE community = ? AND member = ? AND global_time = ?`,
 	wDelete:  `DELETE FROM sync WHERE community = ? AND member = ? AND global_time = ?`,
@@ -71,8 +73,15 @@ var writeSQL = [nWrite]string{
 	// Global times are unique per member: no tie-break needed.
 	wTrim: `DELETE FROM sync WHERE community = ?1 AND member = ?2 AND global_time IN
 		(SELECT global_time FROM sync INDEXED BY sync_member_type
+		WHERE community = ?1 AND member = ?2 AND message_id = ?3 AND keyed = 1
+		ORDER BY global_time DESC LIMIT -1 OFFSET ?4)`,
+	// wTrimScan is wTrim for a type declared unkeyed (keyed.go).
+	wTrimScan: `DELETE FROM sync WHERE community = ?1 AND member = ?2 AND global_time IN
+		(SELECT global_time FROM sync
 		WHERE community = ?1 AND member = ?2 AND message_id = ?3
 		ORDER BY global_time DESC LIMIT -1 OFFSET ?4)`,
+	// wRekey puts the rows of a type declared keyed again into the index.
+	wRekey: `UPDATE sync SET keyed = 1 WHERE community = ? AND message_id = ? AND keyed = 0`,
 	wTrimPair: `DELETE FROM sync WHERE (community, global_time, member) IN
 		(SELECT s.community, s.global_time, s.member FROM double_signed d JOIN sync s
 			ON s.community = d.community AND s.global_time = d.global_time AND s.member = d.member
@@ -88,8 +97,8 @@ var writeSQL = [nWrite]string{
 // multiPutSQL is wPut with n rows.
 func multiPutSQL(n int) string {
 	const head = `INSERT INTO sync (community, member, global_time, message_id, sequence, undone,
-			undone_by_member, undone_by_gt, hash, packet) VALUES `
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			undone_by_member, undone_by_gt, hash, packet, keyed) VALUES `
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	return head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
@@ -114,7 +123,10 @@ type applier struct {
 	// created holds the row ids of communities inserted by this batch; they
 	// enter the Store's cache only once the batch commits.
 	created map[keys.CommunityID]int64
-	args    []any
+	// types holds the unkeyed types of the communities whose types this
+	// batch replaced; they enter the Store's cache only once it commits.
+	types map[int64]map[uint8]bool
+	args  []any
 }
 
 // Apply performs every operation of b, in order, in one BEGIN IMMEDIATE
@@ -157,6 +169,9 @@ func (s *Store) Apply(b *dispersy.Batch) error {
 			s.cids[cid] = id
 		}
 		s.cidMu.Unlock()
+	}
+	if len(a.types) > 0 {
+		s.unkeyedTypes.invalidate()
 	}
 	return nil
 }
@@ -264,17 +279,37 @@ func (a *applier) apply(op *dispersy.Op) error {
 		if !ok {
 			return fmt.Errorf("types of community %s: %w", op.Community, dispersy.ErrNoCommunityRecord)
 		}
+		old, err := a.unkeyed(id)
+		if err != nil {
+			return err
+		}
 		if _, err := a.exec(wDeleteTypes, id); err != nil {
 			return err
 		}
+		set := map[uint8]bool{}
 		for _, t := range op.Types {
-			if _, err := a.exec(wPutType, id, t.ID, t.Name, t.Priority, t.Direction); err != nil {
+			if _, err := a.exec(wPutType, id, t.ID, t.Name, t.Priority, t.Direction, t.Unkeyed); err != nil {
 				if isUnique(err) {
 					return fmt.Errorf("types of community %s: message id %d listed twice", op.Community, t.ID)
 				}
 				return err
 			}
+			if t.Unkeyed {
+				set[t.ID] = true
+			}
 		}
+		// A type no longer unkeyed gets its rows back into the index.
+		for t := range old {
+			if !set[t] {
+				if _, err := a.exec(wRekey, id, t); err != nil {
+					return err
+				}
+			}
+		}
+		if a.types == nil {
+			a.types = make(map[int64]map[uint8]bool)
+		}
+		a.types[id] = set
 		return nil
 	case dispersy.OpPut:
 		return a.put(op)
@@ -332,7 +367,15 @@ func (a *applier) apply(op *dispersy.Op) error {
 			return err
 		}
 		if op.Member2 == (keys.MemberID{}) {
-			_, err = a.exec(wTrim, id, op.Key.Member[:], op.MessageID, op.Keep)
+			unkeyed, err := a.unkeyed(id)
+			if err != nil {
+				return err
+			}
+			trim := wTrim
+			if unkeyed[op.MessageID] {
+				trim = wTrimScan
+			}
+			_, err = a.exec(trim, id, op.Key.Member[:], op.MessageID, op.Keep)
 			return err
 		}
 		m1, m2 := pair(op.Key.Member, op.Member2)
@@ -406,11 +449,15 @@ func (a *applier) putRun(ops []dispersy.Op) int {
 	if err != nil || !ok {
 		return 0
 	}
+	unkeyed, err := a.unkeyed(id)
+	if err != nil {
+		return 0
+	}
 	args := a.args[:0]
 	for i := range n {
 		r := &ops[i].Record
 		byMember, byGT := undoneBy(r.Undone, r.UndoneBy)
-		args = append(args, id, r.Member[:], int64(r.GlobalTime), r.MessageID, r.Sequence, r.Undone, byMember, byGT, r.Hash[:], blob(r.Packet))
+		args = append(args, id, r.Member[:], int64(r.GlobalTime), r.MessageID, r.Sequence, r.Undone, byMember, byGT, r.Hash[:], blob(r.Packet), !unkeyed[r.MessageID])
 	}
 	a.args = args
 	st, err := a.stmt(wPutMulti)
@@ -450,8 +497,12 @@ func (a *applier) put(op *dispersy.Op) error {
 	if !ok {
 		return fmt.Errorf("put in community %s: %w", r.Community, dispersy.ErrNoCommunityRecord)
 	}
+	unkeyed, err := a.unkeyed(id)
+	if err != nil {
+		return err
+	}
 	byMember, byGT := undoneBy(r.Undone, r.UndoneBy)
-	if _, err := a.exec(wPut, id, r.Member[:], int64(r.GlobalTime), r.MessageID, r.Sequence, r.Undone, byMember, byGT, r.Hash[:], blob(r.Packet)); err != nil {
+	if _, err := a.exec(wPut, id, r.Member[:], int64(r.GlobalTime), r.MessageID, r.Sequence, r.Undone, byMember, byGT, r.Hash[:], blob(r.Packet), !unkeyed[r.MessageID]); err != nil {
 		if isUnique(err) {
 			return fmt.Errorf("put %s: %w", keyString(r.Community, r.Key()), dispersy.ErrExists)
 		}

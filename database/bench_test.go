@@ -69,47 +69,68 @@ func fillBench(tb testing.TB, s dispersy.Store, from, to, size int) {
 	}
 }
 
-func benchCommunity(tb testing.TB, s dispersy.Store) {
+// benchCommunity declares the benchmark community and its two types, as
+// the engine declares full-sync types without sequence numbers (unkeyed:
+// out of the per-member index).
+func benchCommunity(tb testing.TB, s dispersy.Store) { benchCommunityKeyed(tb, s, false) }
+
+// benchCommunityKeyed is benchCommunity with the types declared keyed when
+// keyed is set: every row in the per-member index, as for last-sync and
+// sequenced types.
+func benchCommunityKeyed(tb testing.TB, s dispersy.Store, keyed bool) {
 	tb.Helper()
 	var b dispersy.Batch
 	b.PutCommunity(dispersy.CommunityRecord{ID: benchCID, Master: []byte("bench master"), Me: keys.MemberID{1}})
-	b.PutTypes(benchCID, []dispersy.TypeRecord{{ID: 1, Name: "asc", Priority: 200}, {ID: 2, Name: "random", Priority: 128, Direction: uint8(policy.Random)}})
+	b.PutTypes(benchCID, []dispersy.TypeRecord{{ID: 1, Name: "asc", Priority: 200, Unkeyed: !keyed}, {ID: 2, Name: "random", Priority: 128, Direction: uint8(policy.Random), Unkeyed: !keyed}})
 	if err := s.Apply(&b); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-// BenchmarkStoreBatch stores batches of 1,000 messages of 200 bytes. The
-// number of creators taking turns matters: each batch touches one page of
-// the per-member index per creator. checkpoint=1000 is SQLite's default
-// WAL checkpoint interval, for comparison with ours (Options.CheckpointPages).
+// BenchmarkStoreBatch stores batches of 1,000 messages of 200 bytes.
+// types=unkeyed are full-sync types without sequence numbers (most
+// messages): out of the per-member index. types=keyed are last-sync or
+// sequenced types: there the number of creators taking turns matters, as
+// each batch touches one page of the per-member index per creator.
+// checkpoint=1000 is SQLite's default WAL checkpoint interval, for
+// comparison with ours (Options.CheckpointPages).
 func BenchmarkStoreBatch(b *testing.B) {
-	for _, creators := range []int{10, 100, 1000} {
-		for _, checkpoint := range []int{1000, defaultCheckpoint} {
-			b.Run(fmt.Sprintf("creators=%d/checkpoint=%d", creators, checkpoint), func(b *testing.B) {
-				s := openTemp(b, Options{CheckpointPages: checkpoint})
-				defer s.Close()
-				benchCommunity(b, s)
-				const size = 1000
-				var batch dispersy.Batch
-				buf := make([]byte, size*benchPacketSize)
-				next := 0
-				b.ResetTimer()
-				start := time.Now()
-				for range b.N {
-					batch.Reset()
-					for k := range size {
-						batch.Put(benchRecordOf(next, creators, buf[k*benchPacketSize:]))
-						next++
-					}
-					if err := s.Apply(&batch); err != nil {
-						b.Fatal(err)
-					}
+	for _, keyed := range []bool{false, true} {
+		for _, creators := range []int{10, 100, 1000} {
+			for _, checkpoint := range []int{1000, defaultCheckpoint} {
+				if keyed && checkpoint != defaultCheckpoint {
+					continue
 				}
-				b.ReportMetric(float64(b.N*size)/time.Since(start).Seconds(), "msgs/s")
-			})
+				types := map[bool]string{false: "unkeyed", true: "keyed"}[keyed]
+				b.Run(fmt.Sprintf("types=%s/creators=%d/checkpoint=%d", types, creators, checkpoint), func(b *testing.B) {
+					benchStoreBatch(b, keyed, creators, checkpoint)
+				})
+			}
 		}
 	}
+}
+
+func benchStoreBatch(b *testing.B, keyed bool, creators, checkpoint int) {
+	s := openTemp(b, Options{CheckpointPages: checkpoint})
+	defer s.Close()
+	benchCommunityKeyed(b, s, keyed)
+	const size = 1000
+	var batch dispersy.Batch
+	buf := make([]byte, size*benchPacketSize)
+	next := 0
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		batch.Reset()
+		for k := range size {
+			batch.Put(benchRecordOf(next, creators, buf[k*benchPacketSize:]))
+			next++
+		}
+		if err := s.Apply(&batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/time.Since(start).Seconds(), "msgs/s")
 }
 
 func BenchmarkHave(b *testing.B) {

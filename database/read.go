@@ -32,6 +32,10 @@ const packetOrder = ` ORDER BY s.global_time, s.packet, s.member`
 // unique per member, so (global time) is already (global time, packet)
 // order, and the index delivers it without a sort.
 const historySQL = `SELECT ` + recordCols + ` FROM sync s INDEXED BY sync_member_type LEFT JOIN double_signed d ` + pairJoin + `
+	WHERE s.community = ? AND s.member = ? AND s.message_id = ? AND s.keyed = 1 ORDER BY s.global_time`
+
+// historyScanSQL is historySQL for a type declared unkeyed (keyed.go).
+const historyScanSQL = `SELECT ` + recordCols + recordFrom + `
 	WHERE s.community = ? AND s.member = ? AND s.message_id = ? ORDER BY s.global_time`
 
 // The read statements, by method.
@@ -43,6 +47,10 @@ const (
 	byGlobalTimesSQL = `SELECT ` + recordCols + recordFrom +
 		`WHERE s.community = ? AND s.member = ? AND s.global_time IN (SELECT value FROM json_each(?)) ORDER BY s.global_time`
 	lastSequenceSQL = `SELECT
+		(SELECT max(sequence) FROM sync WHERE community = ?1 AND member = ?2 AND message_id = ?3 AND sequence > 0),
+		(SELECT max(global_time) FROM sync WHERE community = ?1 AND member = ?2 AND message_id = ?3 AND keyed = 1)`
+	// lastSequenceScanSQL is lastSequenceSQL for a type declared unkeyed.
+	lastSequenceScanSQL = `SELECT
 		(SELECT max(sequence) FROM sync WHERE community = ?1 AND member = ?2 AND message_id = ?3 AND sequence > 0),
 		(SELECT max(global_time) FROM sync WHERE community = ?1 AND member = ?2 AND message_id = ?3)`
 	pairHistorySQL = `SELECT ` + recordCols + ` FROM double_signed d JOIN sync s ` + pairJoin + `
@@ -377,8 +385,16 @@ func (s *Store) LastSequence(cid keys.CommunityID, member keys.MemberID, msgID u
 	if !ok {
 		return 0, 0, nil
 	}
+	unkeyed, err := s.unkeyed(ctx, id)
+	if err != nil {
+		return 0, 0, s.fail("last sequence", err)
+	}
+	q := lastSequenceSQL
+	if unkeyed[msgID] {
+		q = lastSequenceScanSQL
+	}
 	var seq, gt sql.NullInt64
-	_, err = s.queryRow(ctx, lastSequenceSQL, []any{id, member[:], msgID}, &seq, &gt)
+	_, err = s.queryRow(ctx, q, []any{id, member[:], msgID}, &seq, &gt)
 	if err != nil {
 		return 0, 0, s.fail("last sequence", err)
 	}
@@ -402,7 +418,15 @@ func (s *Store) History(cid keys.CommunityID, msgID uint8, member, member2 keys.
 	}
 	var recs []dispersy.Record
 	if member2 == (keys.MemberID{}) {
-		recs, err = s.all(ctx, cid, historySQL, id, member[:], msgID)
+		unkeyed, uerr := s.unkeyed(ctx, id)
+		if uerr != nil {
+			return nil, s.fail("history", uerr)
+		}
+		q := historySQL
+		if unkeyed[msgID] {
+			q = historyScanSQL
+		}
+		recs, err = s.all(ctx, cid, q, id, member[:], msgID)
 	} else {
 		m1, m2 := pair(member, member2)
 		recs, err = s.all(ctx, cid, pairHistorySQL, id, m1, m2, msgID)
@@ -754,7 +778,7 @@ func (s *Store) Types(cid keys.CommunityID) ([]dispersy.TypeRecord, error) {
 	if s.closed.Load() {
 		return nil, dispersy.ErrStoreClosed
 	}
-	rows, err := s.query(context.Background(), `SELECT t.id, t.name, t.priority, t.direction
+	rows, err := s.query(context.Background(), `SELECT t.id, t.name, t.priority, t.direction, t.unkeyed
 		FROM message_type t JOIN community c ON c.id = t.community WHERE c.cid = ? ORDER BY t.id`, cid[:])
 	if err != nil {
 		return nil, s.fail("types", err)
@@ -763,7 +787,7 @@ func (s *Store) Types(cid keys.CommunityID) ([]dispersy.TypeRecord, error) {
 	var out []dispersy.TypeRecord
 	for rows.Next() {
 		var t dispersy.TypeRecord
-		if err := rows.Scan(&t.ID, &t.Name, &t.Priority, &t.Direction); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Priority, &t.Direction, &t.Unkeyed); err != nil {
 			return nil, s.fail("types", err)
 		}
 		out = append(out, t)

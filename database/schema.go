@@ -20,6 +20,8 @@ const applicationID = 0x44535047
 //
 //	1  members, communities, message types, sync (+ indexes),
 //	   double_signed, option (migrations/0001_initial.sql)
+//	2  the member-keyed index only for types read by member:
+//	   message_type.unkeyed, sync.keyed (migrations/0002_member_index.sql)
 const (
 	// oldestVersion is the oldest schema this code upgrades.
 	oldestVersion = 1

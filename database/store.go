@@ -113,6 +113,10 @@ type Store struct {
 	// only for committed rows.
 	cidMu sync.Mutex
 	cids  map[keys.CommunityID]int64
+
+	// unkeyedTypes caches each community's types declared unkeyed (see
+	// keyed.go).
+	unkeyedTypes unkeyedCache
 }
 
 var _ dispersy.Store = (*Store)(nil)

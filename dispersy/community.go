@@ -222,7 +222,9 @@ func (d *compiled) typeRecords() []TypeRecord {
 		if !ok {
 			continue
 		}
-		out = append(out, TypeRecord{ID: id, Name: spec.Name, Priority: prio, Direction: uint8(dir)})
+		_, unkeyed := spec.Distribution.(policy.FullSyncDistribution)
+		unkeyed = unkeyed && !policy.HasSequence(spec.Distribution)
+		out = append(out, TypeRecord{ID: id, Name: spec.Name, Priority: prio, Direction: uint8(dir), Unkeyed: unkeyed})
 	}
 	return out
 }

@@ -316,3 +316,31 @@ func TestScenarioPruningSyncFilteringInactive(t *testing.T) {
 		t.Errorf("sync answer %v after @31..35, want 26..30", got)
 	}
 }
+
+// TestTypeRecordsUnkeyed: the engine declares to its store which types it
+// never reads by member (full-sync without sequence numbers), so the store
+// may keep them out of its per-member index.
+func TestTypeRecordsUnkeyed(t *testing.T) {
+	h := newScHarness(t)
+	b := h.newNode("B")
+	types, err := b.store.Types(b.c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint8]bool{}
+	for _, tr := range types {
+		got[tr.ID] = tr.Unkeyed
+	}
+	for _, tc := range []struct {
+		id      uint8
+		unkeyed bool
+	}{
+		{dt.FullSyncText.ID(), true}, {dt.PrunedText.ID(), true},
+		{dt.SequenceText.ID(), false}, {dt.Last1Text.ID(), false}, {dt.Last9Text.ID(), false},
+		{dispersy.IDIdentity, false}, {dispersy.IDAuthorize, false},
+	} {
+		if u, ok := got[tc.id]; !ok || u != tc.unkeyed {
+			t.Errorf("type %d: declared unkeyed %v (listed %v), want %v", tc.id, u, ok, tc.unkeyed)
+		}
+	}
+}

@@ -92,6 +92,11 @@ type TypeRecord struct {
 	Name      string
 	Priority  uint8
 	Direction uint8 // policy.Direction
+	// Unkeyed says the engine never reads this type by member: no History,
+	// Trim or LastSequence (full-sync types without sequence numbers). A
+	// store may leave such messages out of its per-member index; those
+	// reads must still be correct for the type, only slower.
+	Unkeyed bool
 }
 
 // ScanQuery selects live (not undone) messages of some types for building

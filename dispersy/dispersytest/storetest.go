@@ -66,6 +66,7 @@ var storeTests = []struct {
 	{"Lookup", testLookup},
 	{"Sequences", testSequences},
 	{"HistoryAndTrim", testHistoryAndTrim},
+	{"UnkeyedTypes", testUnkeyedTypes},
 	{"TrimPair", testTrimPair},
 	{"Prune", testPrune},
 	{"DeleteCommunityExcept", testDeleteCommunityExcept},
@@ -1398,7 +1399,7 @@ func testCommunities(t *testing.T, s dispersy.Store) {
 
 func testTypes(t *testing.T, s dispersy.Store) {
 	setup(t, s)
-	types := []dispersy.TypeRecord{{ID: 9, Name: "nine", Priority: 200, Direction: 2}, {ID: 3, Name: "three", Priority: 128, Direction: 1}}
+	types := []dispersy.TypeRecord{{ID: 9, Name: "nine", Priority: 200, Direction: 2}, {ID: 3, Name: "three", Priority: 128, Direction: 1, Unkeyed: true}}
 	var b dispersy.Batch
 	b.PutTypes(c1, types)
 	b.PutTypes(c2, types[:1])
@@ -1630,7 +1631,9 @@ func testDifferential(t *testing.T, s dispersy.Store) {
 			case 1:
 				b.PutCommunity(dispersy.CommunityRecord{ID: cid, Master: []byte{byte(rng.IntN(3))}, Me: members[rng.IntN(len(members))], AutoLoad: rng.IntN(2) == 0})
 			case 2:
-				b.PutTypes(cid, []dispersy.TypeRecord{{ID: msgIDs[rng.IntN(3)], Name: "t", Priority: uint8(rng.IntN(256))}})
+				// Unkeyed flips too: a store that indexes by member only
+				// the keyed types must answer the same either way.
+				b.PutTypes(cid, []dispersy.TypeRecord{{ID: msgIDs[rng.IntN(3)], Name: "t", Priority: uint8(rng.IntN(256)), Unkeyed: rng.IntN(2) == 0}})
 			case 3, 4, 5, 6:
 				b.Put(randRec(cid))
 			case 7:
@@ -1713,5 +1716,65 @@ func testDifferential(t *testing.T, s dispersy.Store) {
 			_ = ref.BySequence(cid, m, 2, lo, lo+2, func(r *dispersy.Record) bool { sr = append(sr, *r); return true })
 			checkRecords(t, fmt.Sprintf("round %d BySequence", round), ss, sr)
 		}
+	}
+}
+
+// testUnkeyedTypes: History, Trim and LastSequence of a type declared
+// TypeRecord.Unkeyed are as correct as for any other type, before and
+// after the declaration changes both ways.
+func testUnkeyedTypes(t *testing.T, s dispersy.Store) {
+	setup(t, s)
+	declare := func(unkeyed bool) {
+		t.Helper()
+		var b dispersy.Batch
+		b.PutTypes(c1, []dispersy.TypeRecord{{ID: 7, Name: "bulk", Unkeyed: unkeyed}, {ID: 8, Name: "history"}})
+		apply(t, s, &b)
+	}
+	seq := func(r dispersy.Record, n uint32) dispersy.Record { r.Sequence = n; return r }
+	check := func(step string, member keys.MemberID, want []uint64, wantSeq uint32) {
+		t.Helper()
+		h, err := s.History(c1, 7, member, keys.MemberID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		for _, r := range h {
+			got = append(got, r.GlobalTime)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: History = @%v, want @%v", step, got, want)
+		}
+		last, gt, err := s.LastSequence(c1, member, 7)
+		wantGT := uint64(0)
+		if len(want) > 0 {
+			wantGT = want[len(want)-1]
+		}
+		if err != nil || last != wantSeq || gt != wantGT {
+			t.Fatalf("%s: LastSequence = %d @%d, %v; want %d @%d", step, last, gt, err, wantSeq, wantGT)
+		}
+	}
+	declare(true)
+	putAll(t, s, seq(rec(c1, mA, 1, 7, "a1"), 1), seq(rec(c1, mA, 3, 7, "a3"), 2), rec(c1, mB, 2, 7, "b2"), rec(c1, mA, 4, 8, "other type"))
+	check("unkeyed", mA, []uint64{1, 3}, 2)
+	check("unkeyed", mB, []uint64{2}, 0)
+	declare(false)
+	check("declared keyed", mA, []uint64{1, 3}, 2)
+	putAll(t, s, rec(c1, mA, 5, 7, "a5"))
+	check("keyed, one more", mA, []uint64{1, 3, 5}, 2)
+	declare(true)
+	putAll(t, s, rec(c1, mA, 6, 7, "a6"), rec(c1, mA, 8, 7, "a8"))
+	check("unkeyed again", mA, []uint64{1, 3, 5, 6, 8}, 2)
+	var b dispersy.Batch
+	b.Trim(c1, 7, mA, keys.MemberID{}, 2)
+	apply(t, s, &b)
+	check("trimmed to 2", mA, []uint64{6, 8}, 0)
+	check("trim kept B", mB, []uint64{2}, 0)
+	declare(false)
+	b.Reset()
+	b.Trim(c1, 7, mA, keys.MemberID{}, 1)
+	apply(t, s, &b)
+	check("keyed, trimmed to 1", mA, []uint64{8}, 0)
+	if n := count(t, s, c1, 8); n != 1 {
+		t.Fatalf("the other type holds %d messages, want 1", n)
 	}
 }

@@ -63,12 +63,21 @@ type contrib struct {
 	revoke bool
 }
 
+// entry holds the contributions of the messages at one global time of a
+// history, in replay order.
+type entry[C sourced] struct {
+	gt       uint64
+	contribs []C
+}
+
+// sourced is a contribution: it names the message it came from.
+type sourced interface{ source() *msg }
+
+func (c contrib) source() *msg { return c.src }
+
 // permEntry is the state of a key set at one global time. If any contrib
 // revokes, the key is revoked at gt (rule 5); otherwise it is granted.
-type permEntry struct {
-	gt       uint64
-	contribs []contrib
-}
+type permEntry = entry[contrib]
 
 // setContrib is one dynamic-settings record inside a setEntry.
 type setContrib struct {
@@ -76,12 +85,11 @@ type setContrib struct {
 	index uint8
 }
 
+func (c setContrib) source() *msg { return c.src }
+
 // setEntry holds the settings records for one type at one global time; the
 // last contrib (in replay order) decides.
-type setEntry struct {
-	gt       uint64
-	contribs []setContrib
-}
+type setEntry = entry[setContrib]
 
 // New returns an empty Timeline for the community cfg describes. It returns
 // an error, listing every problem, if cfg.Validate does.
@@ -255,47 +263,39 @@ func (t *Timeline) replay(i int, boundary *orderKey, removed *msg) (changedFrom 
 	return changedFrom, changed
 }
 
+// cutHistory removes from h the contributions ordered at or after
+// boundary, and the entries left empty.
+func cutHistory[C sourced](h []entry[C], boundary *orderKey) []entry[C] {
+	j := sort.Search(len(h), func(x int) bool { return h[x].gt >= boundary.gt })
+	keep := j
+	if j < len(h) && h[j].gt == boundary.gt {
+		c := h[j].contribs
+		n := sort.Search(len(c), func(x int) bool { return compareOrder(&c[x].source().key, boundary) >= 0 })
+		if n > 0 {
+			clear(c[n:])
+			h[j].contribs = c[:n]
+			keep = j + 1
+		}
+	}
+	clear(h[keep:])
+	return h[:keep]
+}
+
 // retract removes from every history m wrote to the contributions ordered
 // at or after boundary (m's own among them).
 func (t *Timeline) retract(m *msg, boundary *orderKey) {
 	for _, k := range m.permKeys {
-		h := t.perms[k]
-		j := sort.Search(len(h), func(x int) bool { return h[x].gt >= boundary.gt })
-		keep := j
-		if j < len(h) && h[j].gt == boundary.gt {
-			c := h[j].contribs
-			n := sort.Search(len(c), func(x int) bool { return compareOrder(&c[x].src.key, boundary) >= 0 })
-			if n > 0 {
-				clear(c[n:])
-				h[j].contribs = c[:n]
-				keep = j + 1
-			}
-		}
-		clear(h[keep:])
-		if keep == 0 {
+		if h := cutHistory(t.perms[k], boundary); len(h) == 0 {
 			delete(t.perms, k)
 		} else {
-			t.perms[k] = h[:keep]
+			t.perms[k] = h
 		}
 	}
 	for _, typ := range m.setTypes {
-		h := t.settings[typ]
-		j := sort.Search(len(h), func(x int) bool { return h[x].gt >= boundary.gt })
-		keep := j
-		if j < len(h) && h[j].gt == boundary.gt {
-			c := h[j].contribs
-			n := sort.Search(len(c), func(x int) bool { return compareOrder(&c[x].src.key, boundary) >= 0 })
-			if n > 0 {
-				clear(c[n:])
-				h[j].contribs = c[:n]
-				keep = j + 1
-			}
-		}
-		clear(h[keep:])
-		if keep == 0 {
+		if h := cutHistory(t.settings[typ], boundary); len(h) == 0 {
 			delete(t.settings, typ)
 		} else {
-			t.settings[typ] = h[:keep]
+			t.settings[typ] = h
 		}
 	}
 }

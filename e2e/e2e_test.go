@@ -47,24 +47,6 @@ var (
 	synced = []uint8{dispersytest.FullSyncText.ID(), dispersytest.ZeroPushText.ID()}
 )
 
-// scaledWalker returns Dispersy's walker constants with the step interval
-// set to step and every lifetime and timeout scaled by the same factor, so
-// the ratios that Validate checks (and the walker relies on) hold.
-func scaledWalker(step time.Duration) walker.Config {
-	c := walker.DefaultConfig()
-	scale := func(d time.Duration) time.Duration {
-		return time.Duration(float64(d) * float64(step) / float64(c.StepInterval))
-	}
-	c.WalkLifetime = scale(c.WalkLifetime)
-	c.StumbleLifetime = scale(c.StumbleLifetime)
-	c.IntroLifetime = scale(c.IntroLifetime)
-	c.DiscoveredLifetime = scale(c.DiscoveredLifetime)
-	c.EligibleDelay = scale(c.EligibleDelay)
-	c.IntroRequestTimeout = scale(c.IntroRequestTimeout)
-	c.StepInterval = step
-	return c
-}
-
 // peer is one running node: its key, store file, endpoint and runner.
 type peer struct {
 	name  string
@@ -92,7 +74,7 @@ func startPeer(t *testing.T, name string, key *keys.PrivateKey, path, listen str
 		t.Fatalf("%s: udp.Listen: %v", name, err)
 	}
 	cfg := dispersy.DefaultNodeConfig()
-	cfg.Engine.Walker = scaledWalker(step)
+	cfg.Engine.Walker = walker.DefaultConfig().Scaled(step)
 	cfg.Engine.LocalAddr = ep.LocalAddr()
 	cfg.Engine.Bootstrap = bootstrap
 	cfg.Engine.Rand = rand.New(rand.NewPCG(seed, 0x2e2e))

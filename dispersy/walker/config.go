@@ -70,6 +70,23 @@ func DefaultConfig() Config {
 	}
 }
 
+// Scaled returns c with StepInterval set to step and every lifetime,
+// delay and timeout scaled by step / c.StepInterval, so the walker keeps its
+// proportions (and the ratios Validate checks) at any speed. Tests and
+// demos on loopback use it to walk many times a second.
+func (c Config) Scaled(step time.Duration) Config {
+	factor := float64(step) / float64(c.StepInterval)
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * factor) }
+	c.WalkLifetime = scale(c.WalkLifetime)
+	c.StumbleLifetime = scale(c.StumbleLifetime)
+	c.IntroLifetime = scale(c.IntroLifetime)
+	c.DiscoveredLifetime = scale(c.DiscoveredLifetime)
+	c.EligibleDelay = scale(c.EligibleDelay)
+	c.IntroRequestTimeout = scale(c.IntroRequestTimeout)
+	c.StepInterval = step
+	return c
+}
+
 // Validate reports every problem with c, not only the first. It never
 // modifies c.
 func (c Config) Validate() error {

@@ -146,3 +146,35 @@ func TestIntroduceStrict(t *testing.T) {
 		t.Fatalf("NextWalk = %v, want %v", got, c)
 	}
 }
+
+// TestConfigScaled: every duration keeps its ratio to the step interval,
+// the result still validates, and the other fields are left alone.
+func TestConfigScaled(t *testing.T) {
+	d := DefaultConfig()
+	s := d.Scaled(d.StepInterval / 10)
+	if err := s.Validate(); err != nil {
+		t.Fatalf("scaled config invalid: %v", err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, from time.Duration
+	}{
+		{"StepInterval", s.StepInterval, d.StepInterval},
+		{"WalkLifetime", s.WalkLifetime, d.WalkLifetime},
+		{"StumbleLifetime", s.StumbleLifetime, d.StumbleLifetime},
+		{"IntroLifetime", s.IntroLifetime, d.IntroLifetime},
+		{"DiscoveredLifetime", s.DiscoveredLifetime, d.DiscoveredLifetime},
+		{"EligibleDelay", s.EligibleDelay, d.EligibleDelay},
+		{"IntroRequestTimeout", s.IntroRequestTimeout, d.IntroRequestTimeout},
+	} {
+		if tc.got != tc.from/10 {
+			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.from/10)
+		}
+	}
+	if s.MaxCandidates != d.MaxCandidates || s.MedianMinCandidates != d.MedianMinCandidates {
+		t.Errorf("counts changed: %+v", s)
+	}
+	if d.Scaled(d.StepInterval) != d {
+		t.Error("scaling by 1 changed the config")
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"github.com/dispersy-go/dispersy/database"
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/dispersy/dispersytest"
-	"github.com/dispersy-go/dispersy/dispersy/walker"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -160,24 +159,6 @@ func pragmaRows(db *sql.DB, pragma string) ([]string, error) {
 		out = append(out, strings.Join(parts, "|"))
 	}
 	return out, rs.Err()
-}
-
-// scaledWalker returns Dispersy's walker constants with the step interval
-// set to step and every lifetime and timeout scaled by the same factor, so
-// the ratios Validate checks (and the walker relies on) hold.
-func scaledWalker(step time.Duration) walker.Config {
-	c := walker.DefaultConfig()
-	scale := func(d time.Duration) time.Duration {
-		return time.Duration(float64(d) * float64(step) / float64(c.StepInterval))
-	}
-	c.WalkLifetime = scale(c.WalkLifetime)
-	c.StumbleLifetime = scale(c.StumbleLifetime)
-	c.IntroLifetime = scale(c.IntroLifetime)
-	c.DiscoveredLifetime = scale(c.DiscoveredLifetime)
-	c.EligibleDelay = scale(c.EligibleDelay)
-	c.IntroRequestTimeout = scale(c.IntroRequestTimeout)
-	c.StepInterval = step
-	return c
 }
 
 // TestIntegrityCheck proves the check TestCrash relies on: ok on an intact

@@ -23,6 +23,7 @@ import (
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/dispersy/udp"
+	"github.com/dispersy-go/dispersy/dispersy/walker"
 )
 
 // peerEnv makes the test binary a crash-test peer: it holds the peer's
@@ -108,7 +109,7 @@ func runPeer(cfg peerConfig, in io.Reader, out io.Writer) (err error) {
 		boot = append(boot, a)
 	}
 	ncfg := dispersy.DefaultNodeConfig()
-	ncfg.Engine.Walker = scaledWalker(cfg.Step)
+	ncfg.Engine.Walker = walker.DefaultConfig().Scaled(cfg.Step)
 	ncfg.Engine.LocalAddr = ep.LocalAddr()
 	ncfg.Engine.Bootstrap = boot
 	ncfg.Engine.Rand = rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Index)))

@@ -49,24 +49,6 @@ func peerKey(seed uint64, i int) *keys.PrivateKey {
 	return keys.DeriveKey(keys.Ed25519, fmt.Appendf(nil, "dispersy-go demo %d peer %d", seed, i))
 }
 
-// scaledWalker returns Dispersy's walker constants with the step interval
-// set to step and every lifetime and timeout scaled by the same factor, so
-// the walker keeps its proportions (and its Validate rules) at any speed.
-func scaledWalker(step time.Duration) walker.Config {
-	c := walker.DefaultConfig()
-	scale := func(d time.Duration) time.Duration {
-		return time.Duration(float64(d) * float64(step) / float64(c.StepInterval))
-	}
-	c.WalkLifetime = scale(c.WalkLifetime)
-	c.StumbleLifetime = scale(c.StumbleLifetime)
-	c.IntroLifetime = scale(c.IntroLifetime)
-	c.DiscoveredLifetime = scale(c.DiscoveredLifetime)
-	c.EligibleDelay = scale(c.EligibleDelay)
-	c.IntroRequestTimeout = scale(c.IntroRequestTimeout)
-	c.StepInterval = step
-	return c
-}
-
 // failf describes a local problem that ends the demo with exit status 1,
 // in one sentence for the user.
 func failf(format string, args ...any) error {
@@ -200,7 +182,7 @@ func (d *runner) start(ctx context.Context) error {
 		p.ep = newLossy(ue, o.loss, rand.New(rand.NewPCG(o.seed, 1<<32|uint64(i))))
 
 		cfg := dispersy.DefaultNodeConfig()
-		cfg.Engine.Walker = scaledWalker(o.step)
+		cfg.Engine.Walker = walker.DefaultConfig().Scaled(o.step)
 		cfg.Engine.LocalAddr = ue.LocalAddr()
 		cfg.Engine.Bootstrap = tracker
 		cfg.Engine.Rand = rand.New(rand.NewPCG(o.seed, uint64(i)+1))

@@ -4,8 +4,8 @@
 //
 // # Usage
 //
-//	go run ./tools/createkey [-out DIR] [CURVE ...]
-//	go run ./tools/createkey -read FILE
+//	go run ./tools/createkey [-out DIR [-pem]] [CURVE ...]
+//	go run ./tools/createkey -read FILE [-pem]
 //
 // Each CURVE (default ed25519) gives one block of "name: value" lines, blocks
 // separated by a blank line:
@@ -13,7 +13,8 @@
 //	curve: high
 //	scheme: ed448 (tag 2)
 //	public: 02…        hex of the binary public key (tag byte + raw key)
-//	private: 02…       hex of the binary private key (tag byte + seed); secret
+//	private: 02…       hex of the binary private key (tag byte + seed); secret;
+//	                   only without -out (with -out the file holds it)
 //	mid: 3caa…         member id; for a master key, the community id
 //	signature: 114 bytes
 //	public-pem:
@@ -29,14 +30,28 @@
 //
 // Flags:
 //
-//	-out DIR   also write each private key, as PEM, to DIR/<mid>.key with
-//	           mode 0600; an existing file is never overwritten
-//	-read FILE print the public information of the private key in FILE
-//	           (PEM or hex), as written by -out
+//	-out DIR   write each private key, as PEM, to DIR/<mid>.key with mode
+//	           0600, and not to stdout (the block gets a "file:" line
+//	           instead of "private:"); an existing file is never overwritten
+//	-pem       print only the public key of each key, as a PEM block, with
+//	           nothing around it: a script redirects it into a public key
+//	           file. It needs -out (else the private key would be lost) or
+//	           -read.
+//	-read FILE print the public information of the key in FILE: a private
+//	           key (PEM or hex) as written by -out, or a public key (PEM), as
+//	           written by -pem. Hex is always read as a private key: the
+//	           binary public and private keys have the same length.
 //	-h         print the usage
 //
+// A master key for a new community, the secret in a file and the public
+// half where the community's code can embed it:
+//
+//	go run ./tools/createkey -out keys -pem high > master.pub
+//	go run ./tools/createkey -read master.pub     # its community id (mid)
+//
 // Exit status: 0 on success, 1 when a file cannot be written or read (or
-// already exists), 2 for a usage error (an unknown flag or curve name).
+// already exists), 2 for a usage error (an unknown flag or curve name, -pem
+// without -out or -read).
 //
 // Keys come from crypto/rand. The key file holds the only copy of a master
 // key's secret: keep it safe, since whoever holds it administers the

@@ -36,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(io.Discard) // errors and usage are printed below
 	outDir := flags.String("out", "", "")
 	readFile := flags.String("read", "", "")
+	pemOnly := flags.Bool("pem", false, "")
 	// -seed is hidden: it derives the keys deterministically from its value
 	// (keys.DeriveKey) so that tests get stable output. Never use it for
 	// real keys.
@@ -56,7 +57,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			usage(stderr)
 			return exitUsage
 		}
-		return readKey(*readFile, stdout, stderr)
+		return readKey(*readFile, *pemOnly, stdout, stderr)
+	}
+	if *pemOnly && *outDir == "" {
+		// The private key would be printed nowhere and saved nowhere.
+		fmt.Fprintln(stderr, "createkey: -pem needs -out DIR: it prints only the public key, so the private key must go to a file")
+		usage(stderr)
+		return exitUsage
 	}
 
 	names := flags.Args()
@@ -98,10 +105,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return exitFail
 			}
 		}
+		if *pemOnly {
+			io.WriteString(stdout, k.Public().PEM())
+			continue
+		}
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
-		printKey(stdout, strings.ToLower(strings.TrimSpace(names[i])), k.Public(), k, file)
+		// With -out the file holds the private key; stdout (a terminal, a
+		// log, a CI transcript) never shows it.
+		priv := k
+		if file != "" {
+			priv = nil
+		}
+		printKey(stdout, strings.ToLower(strings.TrimSpace(names[i])), k.Public(), priv, file)
 	}
 	return exitOK
 }
@@ -128,8 +145,10 @@ func writeKeyFile(name string, k *keys.PrivateKey) error {
 	return f.Close()
 }
 
-// readKey prints the public information of the private key stored in name.
-func readKey(name string, stdout, stderr io.Writer) int {
+// readKey prints the public information of the key stored in name: a
+// private key (PEM or hex, as -out writes it) or a public key (PEM). With
+// pemOnly it prints the public PEM alone.
+func readKey(name string, pemOnly bool, stdout, stderr io.Writer) int {
 	f, err := os.Open(name)
 	if err != nil {
 		fmt.Fprintf(stderr, "createkey: %v\n", err)
@@ -145,13 +164,33 @@ func readKey(name string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "createkey: %s: larger than %d bytes; not a key file\n", name, maxKeyFile)
 		return exitFail
 	}
-	k, err := keys.ParsePrivateKeyText(string(data))
+	pub, err := parseKeyFile(string(data))
 	if err != nil {
 		fmt.Fprintf(stderr, "createkey: %s: %v\n", name, err)
 		return exitFail
 	}
-	printKey(stdout, k.Scheme().String(), k.Public(), nil, name)
+	if pemOnly {
+		io.WriteString(stdout, pub.PEM())
+		return exitOK
+	}
+	printKey(stdout, pub.Scheme().String(), pub, nil, name)
 	return exitOK
+}
+
+// parseKeyFile returns the public key of a key file's text. A public key
+// PEM block is read as a public key; anything else as a private key (PEM
+// or hex). Hex alone cannot say which half it is (a binary public and
+// private key have the same length), so hex is read as a private key, as
+// before public key files were accepted.
+func parseKeyFile(text string) (*keys.PublicKey, error) {
+	if strings.Contains(text, "-----BEGIN "+keys.PublicPEMType+"-----") {
+		return keys.ParsePublicKeyText(text)
+	}
+	k, err := keys.ParsePrivateKeyText(text)
+	if err != nil {
+		return nil, err
+	}
+	return k.Public(), nil
 }
 
 // printKey writes one block. priv is nil when only public information is
@@ -174,21 +213,24 @@ func printKey(w io.Writer, curve string, pub *keys.PublicKey, priv *keys.Private
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, `usage: createkey [-out DIR] [CURVE ...]
-       createkey -read FILE
+	fmt.Fprintf(w, `usage: createkey [-out DIR [-pem]] [CURVE ...]
+       createkey -read FILE [-pem]
 
 Generates one key per CURVE (default ed25519) and prints its curve, scheme,
-public and private key (hex of the binary forms), member id (for a master
-key: the community id), signature size, public PEM, and a Go declaration to
-paste into a community definition.
+public and private key (hex of the binary forms; the private key only
+without -out), member id (for a master key: the community id), signature
+size, public PEM, and a Go declaration to paste into a community definition.
 
 Curves: %s
 (curve25519, very-low, low and medium are Ed25519; high is Ed448.)
 
 Flags:
-  -out DIR    also write each private key (PEM) to DIR/<mid>.key, mode 0600;
-              never overwrites an existing file
-  -read FILE  print the public information of the private key in FILE
+  -out DIR    write each private key (PEM) to DIR/<mid>.key, mode 0600,
+              and not to stdout; never overwrites an existing file
+  -pem        print only the public key of each key, as PEM (needs -out or
+              -read): createkey -out keys -pem high > master.pub
+  -read FILE  print the public information of the key in FILE: a private
+              key file (PEM or hex, as -out writes it) or a public key (PEM)
   -h          print this help
 
 Exit status: 0 ok, 1 file error, 2 usage error.

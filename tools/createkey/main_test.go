@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -211,7 +212,8 @@ func TestOutAndRead(t *testing.T) {
 		t.Fatalf("%d blocks", len(blocks))
 	}
 	for i, curve := range []string{"high", "ed25519"} {
-		pub := checkBlock(t, blocks[i], curve, true)
+		// With -out the private key is in the file only, never on stdout.
+		pub := checkBlock(t, blocks[i], curve, false)
 		file := filepath.Join(dir, pub.ID().String()+".key")
 		if blocks[i].fields["file"] != file {
 			t.Errorf("file: %q, want %q", blocks[i].fields["file"], file)
@@ -231,8 +233,11 @@ func TestOutAndRead(t *testing.T) {
 		if err != nil {
 			t.Fatalf("key file: %v", err)
 		}
-		if !priv.Public().Equal(pub) || blocks[i].fields["private"] != hex.EncodeToString(priv.Bytes()) {
+		if !priv.Public().Equal(pub) {
 			t.Error("the key file holds another key than the one printed")
+		}
+		if strings.Contains(out, hex.EncodeToString(priv.Bytes())) || strings.Contains(out, strings.TrimSpace(priv.PEM())) {
+			t.Error("-out printed the private key on stdout")
 		}
 
 		// -read prints the same public information, without the private key.
@@ -278,8 +283,8 @@ func TestReadErrors(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pubOnly := filepath.Join(dir, "pub.key")
-	if err := os.WriteFile(pubOnly, []byte(keys.DeriveKey(keys.Ed25519, nil).Public().PEM()), 0o600); err != nil {
+	large := filepath.Join(dir, "large.key")
+	if err := os.WriteFile(large, bytes.Repeat([]byte("A"), maxKeyFile+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -290,7 +295,8 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{"missing", []string{"-read", filepath.Join(dir, "nope.key")}, 1, "no such file"},
 		{"garbage", []string{"-read", bad}, 1, "malformed key"},
-		{"public-key-file", []string{"-read", pubOnly}, 1, "DISPERSY PRIVATE KEY"},
+		{"too-large", []string{"-read", large}, 1, "not a key file"},
+		{"pem-without-out", []string{"-pem", "high"}, 2, "-pem needs -out DIR"},
 		{"with-curve", []string{"-read", bad, "high"}, 2, "-read takes no curve names"},
 		{"with-out", []string{"-read", bad, "-out", dir}, 2, "-read takes no curve names"},
 	}
@@ -301,6 +307,77 @@ func TestReadErrors(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, out, errOut, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestReadPublicKeyFile: -read accepts a public key file (PEM), as a
+// script that received a community's public key would hold it, and prints
+// the same public information as for the private key file.
+func TestReadPublicKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, s := range []keys.Scheme{keys.Ed25519, keys.Ed448} {
+		k := keys.DeriveKey(s, []byte("public file"))
+		file := filepath.Join(dir, s.String()+".pub")
+		if err := os.WriteFile(file, []byte(k.Public().PEM()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCmd(t, "-read", file)
+		if code != 0 || errOut != "" {
+			t.Fatalf("%s: exit %d, stderr %q", s, code, errOut)
+		}
+		blocks := parseOutput(t, out)
+		if len(blocks) != 1 {
+			t.Fatalf("%s: %d blocks", s, len(blocks))
+		}
+		if got := checkBlock(t, blocks[0], s.String(), false); !got.Equal(k.Public()) || blocks[0].fields["file"] != file {
+			t.Errorf("%s: -read shows key %s from %q, want %s from %s", s, got, blocks[0].fields["file"], k.Public(), file)
+		}
+	}
+}
+
+// TestPEMFlag: -pem prints the public PEM alone, one block per key, so a
+// script can redirect it into a file without editing the output; the
+// private key goes to -out only.
+func TestPEMFlag(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCmd(t, "-out", dir, "-pem", "-seed", "pem", "high", "ed25519")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var want strings.Builder
+	for i, s := range []keys.Scheme{keys.Ed448, keys.Ed25519} {
+		k := keys.DeriveKey(s, fmt.Appendf(nil, "pem/%d", i))
+		want.WriteString(k.Public().PEM())
+		data, err := os.ReadFile(filepath.Join(dir, k.ID().String()+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if priv, err := keys.ParsePrivateKeyText(string(data)); err != nil || !priv.Public().Equal(k.Public()) {
+			t.Errorf("%s: the key file does not hold the printed key (%v)", s, err)
+		}
+	}
+	if out != want.String() {
+		t.Fatalf("-pem printed\n%s\nwant exactly the public PEMs\n%s", out, want.String())
+	}
+	// Each block parses on its own: the output of one key is a public key file.
+	first, _, _ := strings.Cut(out, "-----END DISPERSY PUBLIC KEY-----\n")
+	first += "-----END DISPERSY PUBLIC KEY-----\n"
+	if _, err := keys.ParsePublicKeyText(first); err != nil {
+		t.Errorf("the first block does not parse: %v", err)
+	}
+
+	// -read with -pem: the public PEM of a private or a public key file.
+	k := keys.DeriveKey(keys.Ed448, []byte("pem/0"))
+	privFile := filepath.Join(dir, k.ID().String()+".key")
+	pubFile := filepath.Join(dir, "master.pub")
+	if err := os.WriteFile(pubFile, []byte(first), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{privFile, pubFile} {
+		code, got, errOut := runCmd(t, "-read", file, "-pem")
+		if code != 0 || errOut != "" || got != k.Public().PEM() {
+			t.Errorf("-read %s -pem: exit %d, stderr %q, stdout %q; want %q", file, code, errOut, got, k.Public().PEM())
+		}
 	}
 }
 
@@ -334,7 +411,7 @@ func TestUsageErrors(t *testing.T) {
 			if code != 0 || errOut != "" {
 				t.Fatalf("%s: exit %d, stderr %q", h, code, errOut)
 			}
-			for _, want := range []string{"usage: createkey", "-out DIR", "-read FILE", strings.Join(keys.CurveNames(), ", ")} {
+			for _, want := range []string{"usage: createkey", "-out DIR", "-read FILE", "-pem", strings.Join(keys.CurveNames(), ", ")} {
 				if !strings.Contains(out, want) {
 					t.Errorf("%s: usage lacks %q", h, want)
 				}

@@ -16,12 +16,14 @@
 //
 // Flags:
 //
-//	-addr HOST             address to listen on (default 0.0.0.0)
+//	-addr HOST             address to listen on, without the port
+//	                       (default 0.0.0.0)
 //	-port N                UDP port, 0 for any free port (default 6421)
-//	-stats D               print statistics every D, 0 for never (default 1m)
+//	-stats D               print a line of statistics every D (a Go
+//	                       duration: 30s, 5m), 0 for never (default 1m)
 //	-max-communities N     most communities tracked at once (default 4096,
 //	                       dispersy.Config.MaxTrackerCommunities)
-//	-h                     print the usage
+//	-h                     print the help on stdout
 //
 // Output on stdout: one line when it listens, then one line of statistics
 // per -stats interval:
@@ -29,9 +31,14 @@
 //	tracker listening on 0.0.0.0:6421
 //	communities=2 received=1840 sent=2210 dropped=3
 //
+// communities is the number of tracker communities held now; received and
+// sent count datagrams since the start, dropped the inputs the engine
+// refused, for every reason (dispersy.Stats).
+//
 // Exit status: 0 after SIGINT or SIGTERM; 1 when the port cannot be opened
-// or the engine fails (one sentence on stderr); 2 for a bad flag or value
-// (with the usage on stderr).
+// or the engine fails (one sentence on stderr, naming -addr and -port); 2
+// for a bad flag or value (one line naming the flag, then a usage line, on
+// stderr).
 //
 // # Invariants
 //

@@ -34,7 +34,7 @@
 //	-seed S         the seed of everything random (default 1)
 //	-params SET     ours or dispersy (default ours)
 //	-compare        run both parameter sets; -params is then refused
-//	-scenario NAME  default (the only one so far; see Scenarios)
+//	-scenario NAME  default or chaos (see Scenarios and -h)
 //	-warmup D       virtual time before the first creation (default 1m)
 //	-spread D       spread the creations evenly over D (default 0)
 //	-limit D        give up D after the first creation (default 2h)
@@ -91,8 +91,14 @@
 //	heap_mb             peak runtime.MemStats.HeapInuse, sampled every round
 //	sys_mb              runtime.MemStats.Sys at the end (memory the process
 //	                    obtained from the OS)
+//	lost                (chaos only) created messages some online peer
+//	                    lacks at the end
+//	stops, restarts     (chaos only) peers stopped and restarted
+//	events              (chaos only) the partition and its healing
 //
-// Without -json the same numbers are printed as lines for people.
+// Without -json the same numbers are printed as lines for people, the
+// chaos counts as "lost:", "stops:", "restarts:" and one "event:" line per
+// event.
 //
 // Exit status: 0 when the simulation ran, whether it converged or not (the
 // report says); 1 when it failed or an output file could not be written

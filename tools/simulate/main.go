@@ -276,6 +276,15 @@ func writeText(w io.Writer, r *result) {
 	if r.Digest != "" {
 		fmt.Fprintf(w, "digest:             %s\n", r.Digest)
 	}
+	// The fault scenarios' counts (chaos: see usage), as in the JSON.
+	if r.Lost != nil {
+		fmt.Fprintf(w, "lost:               %d\n", *r.Lost)
+		fmt.Fprintf(w, "stops:              %d\n", r.Stops)
+		fmt.Fprintf(w, "restarts:           %d\n", r.Restarts)
+	}
+	for _, e := range r.Events {
+		fmt.Fprintf(w, "event:              %s\n", e)
+	}
 	fmt.Fprintf(w, "wall:               %.2f s (CPU %.2f s), peak heap %.1f MiB, sys %.1f MiB\n", r.WallSeconds, r.CPUSeconds, r.HeapMB, r.SysMB)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -531,5 +532,37 @@ func TestChaos(t *testing.T) {
 	out := runOK(t, append(small, "-json")...)
 	if _, ok := fields(t, out)["lost"]; ok {
 		t.Error("the default scenario reports lost")
+	}
+}
+
+// TestChaosTextReport: the text report of the chaos scenario has the lost,
+// stops, restarts and events lines that -h promises, with the same values
+// as the JSON report; the default scenario's text has none of them.
+func TestChaosTextReport(t *testing.T) {
+	args := []string{"-scenario", "chaos", "-peers", "12", "-messages", "6", "-seed", "3", "-store", storeMemory}
+	var r result
+	runJSON(t, &r, args...)
+	if r.Lost == nil || r.Stops == 0 || len(r.Events) == 0 {
+		t.Fatalf("the run had no churn or partition to report: lost %v, stops %d, events %q", r.Lost, r.Stops, r.Events)
+	}
+	text := runOK(t, args...)
+	want := []string{
+		fmt.Sprintf("lost:               %d", *r.Lost),
+		fmt.Sprintf("stops:              %d", r.Stops),
+		fmt.Sprintf("restarts:           %d", r.Restarts),
+	}
+	for _, e := range r.Events {
+		want = append(want, "event:              "+e)
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("text report lacks %q:\n%s", w, text)
+		}
+	}
+	plain := runOK(t, "-peers", "5", "-messages", "2")
+	for _, w := range []string{"lost:", "stops:", "restarts:", "event:"} {
+		if strings.Contains(plain, w) {
+			t.Errorf("the default scenario's text report has %q:\n%s", w, plain)
+		}
 	}
 }

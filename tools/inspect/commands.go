@@ -22,6 +22,7 @@ type inspector struct {
 	path string
 	st   *database.Store
 	out  io.Writer
+	json bool // -json: one JSON document instead of text
 }
 
 // allIDs selects every message id in Replay.
@@ -128,11 +129,8 @@ func (x *inspector) communities(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		fmt.Fprintf(x.out, "%s holds no community\n", x.path)
-		return nil
-	}
-	for i, r := range recs {
+	doc := communitiesJSON{File: x.path, Communities: []communityJSON{}}
+	for _, r := range recs {
 		t, err := x.tally(r.ID)
 		if err != nil {
 			return err
@@ -146,16 +144,34 @@ func (x *inspector) communities(args []string) error {
 			return err
 		}
 		all, undone := t.total()
+		c := communityJSON{
+			ID: r.ID.String(), Classification: r.Classification, Master: hex.EncodeToString(r.Master),
+			Me: r.Me.String(), MeScheme: me, MePrivateKey: private, AutoLoad: r.AutoLoad,
+			Messages: all, Undone: undone, MaxGlobalTime: gt, master: r.Master,
+		}
+		if k, err := keys.ParsePublicKey(r.Master); err == nil {
+			c.MasterScheme = k.Scheme().String()
+		}
+		doc.Communities = append(doc.Communities, c)
+	}
+	if x.json {
+		return writeJSON(x.out, doc)
+	}
+	if len(doc.Communities) == 0 {
+		fmt.Fprintf(x.out, "%s holds no community\n", x.path)
+		return nil
+	}
+	for i, c := range doc.Communities {
 		if i > 0 {
 			fmt.Fprintln(x.out)
 		}
-		fmt.Fprintf(x.out, "community: %s\n", r.ID)
-		fmt.Fprintf(x.out, "classification: %s\n", r.Classification)
-		fmt.Fprintf(x.out, "master: %s\n", describeMaster(r.Master))
-		fmt.Fprintf(x.out, "me: %s (%s, private key stored: %s)\n", r.Me, me, yesNo(private))
-		fmt.Fprintf(x.out, "auto-load: %s\n", yesNo(r.AutoLoad))
-		fmt.Fprintf(x.out, "messages: %d (%d undone)\n", all, undone)
-		fmt.Fprintf(x.out, "max global time: %d\n", gt)
+		fmt.Fprintf(x.out, "community: %s\n", c.ID)
+		fmt.Fprintf(x.out, "classification: %s\n", c.Classification)
+		fmt.Fprintf(x.out, "master: %s\n", describeMaster(c.master))
+		fmt.Fprintf(x.out, "me: %s (%s, private key stored: %s)\n", c.Me, c.MeScheme, yesNo(c.MePrivateKey))
+		fmt.Fprintf(x.out, "auto-load: %s\n", yesNo(c.AutoLoad))
+		fmt.Fprintf(x.out, "messages: %d (%d undone)\n", c.Messages, c.Undone)
+		fmt.Fprintf(x.out, "max global time: %d\n", c.MaxGlobalTime)
 	}
 	return nil
 }
@@ -202,17 +218,30 @@ func (x *inspector) types(args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPRIORITY\tDIRECTION\tCOUNT\tUNDONE")
+	doc := typesJSON{Community: c.ID.String(), Types: []typeJSON{}}
 	listed := map[uint8]bool{}
 	for _, r := range recs {
 		listed[r.ID] = true
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\t%d\n", r.ID, r.Name, r.Priority, policy.Direction(r.Direction), t.all[r.ID], t.undone[r.ID])
+		prio, dir := r.Priority, policy.Direction(r.Direction).String()
+		doc.Types = append(doc.Types, typeJSON{ID: r.ID, Name: r.Name, InTypeTable: true, Priority: &prio, Direction: &dir,
+			Count: t.all[r.ID], Undone: t.undone[r.ID]})
 	}
 	for id := range t.all {
 		if t.all[id] > 0 && !listed[uint8(id)] {
-			fmt.Fprintf(tw, "%d\t(not in the type table)\t-\t-\t%d\t%d\n", id, t.all[id], t.undone[id])
+			doc.Types = append(doc.Types, typeJSON{ID: uint8(id), Count: t.all[id], Undone: t.undone[id]})
 		}
+	}
+	if x.json {
+		return writeJSON(x.out, doc)
+	}
+	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPRIORITY\tDIRECTION\tCOUNT\tUNDONE")
+	for _, r := range doc.Types {
+		if !r.InTypeTable {
+			fmt.Fprintf(tw, "%d\t(not in the type table)\t-\t-\t%d\t%d\n", r.ID, r.Count, r.Undone)
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\t%d\n", r.ID, r.Name, *r.Priority, *r.Direction, r.Count, r.Undone)
 	}
 	return tw.Flush()
 }
@@ -221,7 +250,7 @@ func (x *inspector) types(args []string) error {
 type memberInfo struct {
 	id       keys.MemberID
 	messages int
-	roles    []string
+	roles    []roleJSON
 }
 
 // knownMembers collects every member the store names: the masters and our
@@ -243,9 +272,9 @@ func (x *inspector) knownMembers() ([]*memberInfo, error) {
 	}
 	for _, r := range recs {
 		master := get(keys.IDOf(r.Master))
-		master.roles = append(master.roles, "master of "+short(r.ID[:]))
+		master.roles = append(master.roles, roleJSON{Role: "master", Community: r.ID.String()})
 		me := get(r.Me)
-		me.roles = append(me.roles, "me in "+short(r.ID[:]))
+		me.roles = append(me.roles, roleJSON{Role: "me", Community: r.ID.String()})
 		err := x.st.Replay(r.ID, allIDs, func(rec *dispersy.Record) bool {
 			get(rec.Member).messages++
 			if rec.Double() {
@@ -274,14 +303,30 @@ func (x *inspector) members(args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tSCHEME\tPRIVATE KEY\tMESSAGES\tROLES")
+	doc := membersJSON{Members: []memberJSON{}}
 	for _, m := range ms {
 		scheme, private, err := x.member(m.id)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.id, scheme, yesNo(private), m.messages, strings.Join(m.roles, ", "))
+		doc.Members = append(doc.Members, memberJSON{ID: m.id.String(), Scheme: scheme, PrivateKey: private,
+			Messages: m.messages, Roles: append([]roleJSON{}, m.roles...)})
+	}
+	if x.json {
+		return writeJSON(x.out, doc)
+	}
+	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tSCHEME\tPRIVATE KEY\tMESSAGES\tROLES")
+	for _, m := range doc.Members {
+		roles := make([]string, len(m.Roles))
+		for i, r := range m.Roles {
+			verb := "master of "
+			if r.Role == "me" {
+				verb = "me in "
+			}
+			roles[i] = verb + r.Community[:8]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.ID, m.Scheme, yesNo(m.PrivateKey), m.Messages, strings.Join(roles, ", "))
 	}
 	return tw.Flush()
 }
@@ -357,6 +402,9 @@ func (x *inspector) messages(args []string) error {
 	if *typeID > 0 {
 		ids = []uint8{uint8(*typeID)}
 	}
+	if x.json {
+		return x.messagesJSON(c, ids, *limit, names)
+	}
 	tw := tabwriter.NewWriter(x.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "GT\tTYPE\tMEMBER\tSEQ\tUNDONE\tSIZE")
 	n := 0
@@ -369,6 +417,62 @@ func (x *inspector) messages(args []string) error {
 		return err
 	}
 	return tw.Flush()
+}
+
+// messagesJSON writes the messages document: every message with its
+// payload, decoded when the tool knows the community's definition.
+func (x *inspector) messagesJSON(c dispersy.CommunityRecord, ids []uint8, limit int, names map[uint8]string) error {
+	def, err := lookupDefinition(c)
+	if err != nil {
+		return err
+	}
+	// The packets are taken apart after Replay: that may read member keys
+	// from the store, which must not happen inside Replay's callback.
+	var recs []dispersy.Record
+	err = x.st.Replay(c.ID, ids, func(r *dispersy.Record) bool {
+		rc := *r
+		rc.Packet = append([]byte(nil), r.Packet...)
+		recs = append(recs, rc)
+		return limit == 0 || len(recs) < limit
+	})
+	if err != nil {
+		return err
+	}
+	doc := messagesJSON{Community: c.ID.String(), Messages: []messageJSON{}}
+	for i := range recs {
+		d, _, _ := parseRecord(c, def, recs[i], x.memberKey)
+		doc.Messages = append(doc.Messages, messageJSON{recordJSON: newRecordJSON(&recs[i], names), Payload: newPayloadJSON(d.payload)})
+	}
+	return writeJSON(x.out, doc)
+}
+
+// memberKey returns a member's public key from the store, or nil.
+func (x *inspector) memberKey(id keys.MemberID) *keys.PublicKey {
+	m, ok, err := x.st.Member(id)
+	if err != nil || !ok {
+		return nil
+	}
+	k, err := keys.ParsePublicKey(m.PublicKey)
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+// parseRecord takes a stored packet apart: with the community's definition
+// when the tool knows it (title names the message and its policies), else
+// by inference (note says why).
+func parseRecord(c dispersy.CommunityRecord, def *definition, rec dispersy.Record, lookup memberKeys) (d *dump, title, note string) {
+	if def != nil {
+		d, title, err := decodePacket(rec, def, lookup)
+		if err == nil {
+			return d, title, ""
+		}
+		note = fmt.Sprintf("the %s definition does not decode this packet (%v); generic dump:", def.overlay, err)
+	} else {
+		note = fmt.Sprintf("this tool does not know the definition of the %q community; generic dump:", c.Classification)
+	}
+	return inferPacket(rec, lookup), "", note
 }
 
 // resolveMember resolves a MEMBER argument among the members the store
@@ -431,6 +535,34 @@ func (x *inspector) packet(args []string) error {
 	if err != nil {
 		return err
 	}
+	def, err := lookupDefinition(c)
+	if err != nil {
+		return err
+	}
+	d, title, note := parseRecord(c, def, rec, x.memberKey)
+	if x.json {
+		doc := packetJSON{
+			Community: c.ID.String(), recordJSON: newRecordJSON(&rec, names), Message: title, Note: note,
+			Fields: []fieldJSON{}, Payload: newPayloadJSON(d.payload), Signatures: []signatureJSON{}, Packet: hex.EncodeToString(rec.Packet),
+		}
+		if rec.Undone && rec.UndoneBy != (dispersy.MessageKey{}) {
+			doc.UndoneBy = &keyJSON{Member: rec.UndoneBy.Member.String(), GlobalTime: rec.UndoneBy.GlobalTime}
+		}
+		if title != "" {
+			doc.Definition = def.overlay
+		}
+		for _, r := range d.rows {
+			v := r.value
+			if r.isHex {
+				v = r.hexValue()
+			}
+			doc.Fields = append(doc.Fields, fieldJSON{Offset: r.off, Size: r.size, Name: r.name, Value: v})
+		}
+		for _, s := range d.sigs {
+			doc.Signatures = append(doc.Signatures, signatureJSON{Offset: s.off, Size: s.size, Verdict: s.verdict})
+		}
+		return writeJSON(x.out, doc)
+	}
 	fmt.Fprintf(x.out, "community: %s\n", c.ID)
 	fmt.Fprintf(x.out, "member: %s\n", rec.Member)
 	if rec.Double() {
@@ -449,32 +581,12 @@ func (x *inspector) packet(args []string) error {
 	}
 	fmt.Fprintf(x.out, "hash: %x\n", rec.Hash[:])
 	fmt.Fprintf(x.out, "size: %d bytes\n", len(rec.Packet))
-
-	lookup := func(id keys.MemberID) *keys.PublicKey {
-		m, ok, err := x.st.Member(id)
-		if err != nil || !ok {
-			return nil
-		}
-		k, err := keys.ParsePublicKey(m.PublicKey)
-		if err != nil {
-			return nil
-		}
-		return k
-	}
-	def, err := lookupDefinition(c)
-	if err != nil {
-		return err
-	}
-	if def != nil {
-		ok, derr := decodePacket(x.out, rec, def, lookup)
-		if ok {
-			return nil
-		}
-		fmt.Fprintf(x.out, "the %s definition does not decode this packet (%v); generic dump:\n", def.overlay, derr)
+	if title != "" {
+		fmt.Fprintln(x.out, title)
 	} else {
-		fmt.Fprintf(x.out, "this tool does not know the definition of the %q community; generic dump:\n", c.Classification)
+		fmt.Fprintln(x.out, note)
 	}
-	inferPacket(x.out, rec, lookup)
+	d.write(x.out)
 	return nil
 }
 
@@ -494,48 +606,58 @@ func permissionCodec(cid keys.CommunityID, v uint8) (*conversion.Codec, error) {
 }
 
 // describePermission decodes a stored authorize, revoke or dynamic-settings
-// packet into one line per grant or setting.
-func describePermission(cid keys.CommunityID, pkt []byte, names map[uint8]string) ([]string, error) {
+// packet into p's grants or settings; it fills p.Error and p.Packet when
+// the packet does not decode.
+func describePermission(cid keys.CommunityID, pkt []byte, names map[uint8]string, p *permissionJSON) {
+	p.Grants, p.Settings = []grantJSON{}, []settingJSON{}
+	if err := decodePermission(cid, pkt, names, p); err != nil {
+		p.Grants, p.Settings = []grantJSON{}, []settingJSON{}
+		p.Error, p.Packet = err.Error(), hex.EncodeToString(pkt)
+	}
+}
+
+func decodePermission(cid keys.CommunityID, pkt []byte, names map[uint8]string, out *permissionJSON) error {
 	if len(pkt) < conversion.HeaderSize {
-		return nil, fmt.Errorf("packet of %d bytes", len(pkt))
+		return fmt.Errorf("packet of %d bytes", len(pkt))
 	}
 	codec, err := permissionCodec(cid, pkt[1])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f, err := codec.Decode(pkt)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []string
-	grants := func(verb string, gs []dispersy.Grant) {
+	grants := func(action string, gs []dispersy.Grant) {
 		for _, g := range gs {
-			out = append(out, fmt.Sprintf("%s %s %s on %s", verb, g.Member.ID(), g.Permission, typeLabel(names, g.MessageType)))
+			out.Grants = append(out.Grants, grantJSON{Action: action, Member: g.Member.ID().String(), Permission: g.Permission.String(),
+				MessageType: g.MessageType, TypeName: names[g.MessageType]})
 		}
 	}
 	switch f.Format.ID {
 	case dispersy.IDAuthorize:
 		p, err := dispersy.AuthorizeType.DecodePayload(f.Payload)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		grants("grant", p.Grants)
 	case dispersy.IDRevoke:
 		p, err := dispersy.RevokeType.DecodePayload(f.Payload)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		grants("revoke", p.Grants)
 	case dispersy.IDDynamicSettings:
 		p, err := dispersy.DynamicSettingsType.DecodePayload(f.Payload)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, st := range p.Settings {
-			out = append(out, fmt.Sprintf("from global time %d on, %s resolves with policy %d", f.GlobalTime+1, typeLabel(names, st.MessageType), st.PolicyIndex))
+			out.Settings = append(out.Settings, settingJSON{MessageType: st.MessageType, TypeName: names[st.MessageType],
+				PolicyIndex: st.PolicyIndex, FromGlobalTime: f.GlobalTime + 1})
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // timeline lists the stored permission messages, decoded.
@@ -557,26 +679,35 @@ func (x *inspector) timeline(args []string) error {
 		ids[i] = p.id
 		labels = append(labels, fmt.Sprintf("%d %s", p.id, p.name))
 	}
-	fmt.Fprintf(x.out, "permission messages (%s) by global time:\n", strings.Join(labels, ", "))
-	n := 0
+	doc := timelineJSON{Community: c.ID.String(), Permissions: []permissionJSON{}}
 	err = x.st.Replay(c.ID, ids, func(r *dispersy.Record) bool {
-		n++
-		fmt.Fprintf(x.out, "gt %d  type %s  member %s  seq %s  undone %s  %d bytes  hash %x\n",
-			r.GlobalTime, typeLabel(names, r.MessageID), r.Member, seqLabel(r.Sequence), yesNo(r.Undone), len(r.Packet), r.Hash[:])
-		lines, derr := describePermission(c.ID, r.Packet, names)
-		if derr != nil {
-			fmt.Fprintf(x.out, "  does not decode (%v); packet %x\n", derr, r.Packet)
-			return true
-		}
-		for _, l := range lines {
-			fmt.Fprintf(x.out, "  %s\n", l)
-		}
+		p := permissionJSON{recordJSON: newRecordJSON(r, names)}
+		describePermission(c.ID, r.Packet, names, &p)
+		doc.Permissions = append(doc.Permissions, p)
 		return true
 	})
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if x.json {
+		return writeJSON(x.out, doc)
+	}
+	fmt.Fprintf(x.out, "permission messages (%s) by global time:\n", strings.Join(labels, ", "))
+	for _, p := range doc.Permissions {
+		fmt.Fprintf(x.out, "gt %d  type %s  member %s  seq %s  undone %s  %d bytes  hash %s\n",
+			p.GlobalTime, typeLabel(names, p.Type), p.Member, seqLabel(p.Sequence), yesNo(p.Undone), p.Size, p.Hash)
+		if p.Error != "" {
+			fmt.Fprintf(x.out, "  does not decode (%s); packet %s\n", p.Error, p.Packet)
+			continue
+		}
+		for _, g := range p.Grants {
+			fmt.Fprintf(x.out, "  %s %s %s on %s\n", g.Action, g.Member, g.Permission, typeLabel(names, g.MessageType))
+		}
+		for _, st := range p.Settings {
+			fmt.Fprintf(x.out, "  from global time %d on, %s resolves with policy %d\n", st.FromGlobalTime, typeLabel(names, st.MessageType), st.PolicyIndex)
+		}
+	}
+	if len(doc.Permissions) == 0 {
 		fmt.Fprintln(x.out, "(none)")
 	}
 	return nil

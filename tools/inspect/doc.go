@@ -5,7 +5,7 @@
 //
 // # Usage
 //
-//	go run ./tools/inspect FILE [command]
+//	go run ./tools/inspect [-json] FILE [command]
 //
 //	communities                         (default) id, classification, master key,
 //	                                    our member, auto-load, message count,
@@ -51,6 +51,22 @@
 // is dumped as hex. Signatures are checked whenever the author's key is in
 // the packet or the store.
 //
+// # JSON
+//
+// With -json, anywhere on the command line, every command prints one JSON
+// document (an object) instead of text; errors still go to stderr as one
+// sentence. The field names are stable and listed in docs/usage.md; lists
+// are [] when empty, never null. messages -json gives, beyond the text
+// columns, each message's hash and its payload: its offset, size and hex
+// always, and when the tool knows the community's definition (or the
+// message is a built-in one of such a community) the payload decoded
+// through its registered type, as "type" (the Go type, e.g. chat.Post) and
+// "value" (the Go value marshalled as JSON). A payload the tool could only
+// place by inference has "inferred": true and no value; one it cannot
+// place at all is null. packet -json gives the same fields as the text
+// table, the payload likewise, the signature verdicts and the whole packet
+// in hex.
+//
 // Exit status: 0 ok; 1 a file that cannot be read (missing, not SQLite,
 // another application's database, a schema newer or older than this tool's)
 // or something asked for that the store does not hold, reported in one
@@ -68,5 +84,6 @@
 //   - A store in use by a running node can be inspected; WAL mode lets the
 //     reads run beside the node's writes.
 //   - Output order never depends on map iteration: communities and members
-//     are ordered by id, types by id, messages by global time.
+//     are ordered by id, types by id, messages by global time; the JSON
+//     documents list them in the same order as the text.
 package main

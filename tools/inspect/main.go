@@ -40,12 +40,20 @@ var commands = map[string]func(x *inspector, args []string) error{
 // run is the command: it parses args, reads the store, writes the report
 // to stdout and problems to stderr, and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	var asJSON bool
+	var rest []string
 	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
+		switch a {
+		case "-h", "-help", "--help":
 			help(stdout)
 			return exitOK
+		case "-json", "--json":
+			asJSON = true
+		default:
+			rest = append(rest, a)
 		}
 	}
+	args = rest
 	if len(args) == 0 {
 		return fail(stderr, usagef("no store file given"))
 	}
@@ -61,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	x := &inspector{path: path, st: st, out: stdout}
+	x := &inspector{path: path, st: st, out: stdout, json: asJSON}
 	err = f(x, rest)
 	if cerr := st.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s: %v", path, cerr)
@@ -84,10 +92,10 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: inspect FILE [communities | types CID | members | messages CID [-type ID] [-limit N] | packet CID MEMBER GT | timeline CID] (inspect -h for help)"
+const usageLine = "usage: inspect [-json] FILE [communities | types CID | members | messages CID [-type ID] [-limit N] | packet CID MEMBER GT | timeline CID] (inspect -h for help)"
 
 func help(w io.Writer) {
-	fmt.Fprint(w, `usage: inspect FILE [command]
+	fmt.Fprint(w, `usage: inspect [-json] FILE [command]
 
 Reads a dispersy-go store file (SQLite, as written by database.Open) and
 prints what it holds. It never modifies the file: it refuses files it would
@@ -114,6 +122,12 @@ Commands:
                        as raw records, by global time
 
 CID and MEMBER are hex ids; a unique prefix is enough.
+
+-json (anywhere on the command line) prints one JSON document instead of
+text, with the same information and more: messages -json adds each
+message's hash and payload, the payload as hex and, for the chat and debug
+communities and the built-in messages, decoded through its registered type
+("type", "value"). Field names are stable; docs/usage.md lists them.
 
 Exit status: 0 ok, 1 unreadable file or nothing found, 2 usage error.
 `)

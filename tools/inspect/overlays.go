@@ -66,7 +66,13 @@ func debugPayloads() map[uint8]func([]byte) (any, error) {
 
 // builtinPayloads decode the built-in messages a store can hold.
 var builtinPayloads = map[uint8]func([]byte) (any, error){
-	dispersy.IDIdentity: payloadOf(dispersy.IdentityType),
+	dispersy.IDIdentity:         payloadOf(dispersy.IdentityType),
+	dispersy.IDAuthorize:        payloadOf(dispersy.AuthorizeType),
+	dispersy.IDRevoke:           payloadOf(dispersy.RevokeType),
+	dispersy.IDUndoOwn:          payloadOf(dispersy.UndoOwnType),
+	dispersy.IDUndoOther:        payloadOf(dispersy.UndoOtherType),
+	dispersy.IDDestroyCommunity: payloadOf(dispersy.DestroyCommunityType),
+	dispersy.IDDynamicSettings:  payloadOf(dispersy.DynamicSettingsType),
 }
 
 // lookupDefinition returns the definition of a stored community when the

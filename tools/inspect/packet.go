@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"reflect"
 	"text/tabwriter"
 
 	"github.com/dispersy-go/dispersy/conversion"
@@ -17,49 +18,104 @@ import (
 // hexRow is how many bytes one line of a hex dump shows.
 const hexRow = 32
 
-// dump collects the fields of one packet, in wire order.
+// dump is one packet taken apart: its fields in wire order, and where its
+// payload and signatures are. The text and the JSON output are both
+// rendered from it.
 type dump struct {
-	rows []row
+	rows    []row
+	payload *payloadView
+	sigs    []sigView
 }
 
+// row is one field. A field shown as hex has isHex set and its bytes in
+// hex; value is then a note after them.
 type row struct {
 	off, size int
 	name      string
 	value     string
+	hex       []byte
+	isHex     bool
+}
+
+// payloadView is where the payload is and what it decodes to.
+type payloadView struct {
+	off      int
+	bytes    []byte
+	inferred bool   // placed by matching the store's record, no definition
+	decoded  bool   // a decoder was registered for the message id
+	value    any    // the decoded payload, when decoded and err == nil
+	err      error  // the decoder's error
+	typ      string // the Go type of value, e.g. chat.Post
+}
+
+// sigView is one signature and its verdict.
+type sigView struct {
+	off, size int
+	verdict   string // valid, invalid or unchecked
+	note      string // the text form: (valid), (INVALID), (not checked: …)
 }
 
 func (d *dump) add(off, size int, name, value string) {
 	d.rows = append(d.rows, row{off: off, size: size, name: name, value: value})
 }
 
-// addHex adds a field shown as hex: on its own line when short, else as
-// rows of hexRow bytes under the field line.
+// addHex adds a field shown as hex.
 func (d *dump) addHex(off int, b []byte, name, note string) {
-	if len(b) <= hexRow {
-		v := hex.EncodeToString(b)
-		if len(b) == 0 {
-			v = "(empty)"
-		}
-		if note != "" {
-			v += " " + note
-		}
-		d.add(off, len(b), name, v)
-		return
-	}
-	d.add(off, len(b), name, note)
-	for i := 0; i < len(b); i += hexRow {
-		end := min(i+hexRow, len(b))
-		d.add(off+i, end-i, "", hex.EncodeToString(b[i:end]))
-	}
+	d.rows = append(d.rows, row{off: off, size: len(b), name: name, value: note, hex: b, isHex: true})
 }
 
+// hexValue is a hex field's value on one line: the hex, then the note.
+func (r row) hexValue() string {
+	v := hex.EncodeToString(r.hex)
+	if len(r.hex) == 0 {
+		v = "(empty)"
+	}
+	if r.value != "" {
+		v += " " + r.value
+	}
+	return v
+}
+
+// write prints the table. A hex field is on its own line when short, else
+// in rows of hexRow bytes under the field line.
 func (d *dump) write(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "OFFSET\tSIZE\tFIELD\tVALUE")
 	for _, r := range d.rows {
+		if !r.isHex || len(r.hex) <= hexRow {
+			v := r.value
+			if r.isHex {
+				v = r.hexValue()
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\n", r.off, r.size, r.name, v)
+			continue
+		}
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\n", r.off, r.size, r.name, r.value)
+		for i := 0; i < len(r.hex); i += hexRow {
+			end := min(i+hexRow, len(r.hex))
+			fmt.Fprintf(tw, "%d\t%d\t\t%x\n", r.off+i, end-i, r.hex[i:end])
+		}
 	}
 	tw.Flush()
+}
+
+// addSignature adds signature i (from 1) at off with its verdict.
+func (d *dump) addSignature(off int, sig []byte, name, verdict, note string) {
+	d.addHex(off, sig, name, "("+note+")")
+	d.sigs = append(d.sigs, sigView{off: off, size: len(sig), verdict: verdict, note: note})
+}
+
+// decodePayload runs dec (nil: none registered) on the payload at off.
+func decodePayload(off int, b []byte, dec func([]byte) (any, error)) *payloadView {
+	p := &payloadView{off: off, bytes: b}
+	if dec != nil {
+		p.decoded = true
+		p.value, p.err = dec(b)
+		if p.err == nil {
+			p.typ = fmt.Sprintf("%T", p.value)
+		}
+	}
+	return p
 }
 
 // memberKeys finds the public key of a member id (from the store).
@@ -70,13 +126,14 @@ func describeKey(k *keys.PublicKey) string {
 	return fmt.Sprintf("%s (%s, mid %s)", k, k.Scheme(), k.ID())
 }
 
-// decodePacket writes rec's packet field by field with the community's
-// definition. It returns false, writing nothing, when the definition does
-// not decode the packet.
-func decodePacket(w io.Writer, rec dispersy.Record, def *definition, lookup memberKeys) (bool, error) {
+// decodePacket takes rec's packet apart field by field with the
+// community's definition. It also returns the line that names the message
+// and its policies. It fails when the definition does not decode the
+// packet.
+func decodePacket(rec dispersy.Record, def *definition, lookup memberKeys) (*dump, string, error) {
 	f, err := def.codec.Decode(rec.Packet)
 	if err != nil {
-		return false, err
+		return nil, "", err
 	}
 	spec := def.specs[f.MessageID()]
 	pkt := rec.Packet
@@ -112,44 +169,42 @@ func decodePacket(w io.Writer, rec dispersy.Record, def *definition, lookup memb
 		off += 4
 	}
 	d.addHex(off, f.Payload, "payload", "")
-	if dec := def.payloads[f.MessageID()]; dec != nil {
-		v, err := dec(f.Payload)
-		if err != nil {
-			d.add(off, len(f.Payload), "payload (decoded)", fmt.Sprintf("does not decode: %v", err))
-		} else {
-			d.add(off, len(f.Payload), "payload (decoded)", fmt.Sprintf("%#v", v))
-		}
+	d.payload = decodePayload(off, f.Payload, def.payloads[f.MessageID()])
+	switch p := d.payload; {
+	case !p.decoded:
+	case p.err != nil:
+		d.add(off, len(f.Payload), "payload (decoded)", fmt.Sprintf("does not decode: %v", p.err))
+	default:
+		d.add(off, len(f.Payload), "payload (decoded)", goValue(p.value))
 	}
 	off = f.BodyLen
 	for i, s := range f.Signatures {
-		verdict := "valid"
+		verdict, note := "valid", "valid"
 		switch {
 		case f.Authors[i].Key == nil:
-			verdict = "not checked: the author's key is not in the store"
+			verdict, note = "unchecked", "not checked: the author's key is not in the store"
 		case !f.VerifyAuthor(i):
-			verdict = "INVALID"
+			verdict, note = "invalid", "INVALID"
 		}
-		d.addHex(off, s, fmt.Sprintf("signature %d", i+1), "("+verdict+")")
+		d.addSignature(off, s, fmt.Sprintf("signature %d", i+1), verdict, note)
 		off += len(s)
 	}
-	fmt.Fprintf(w, "message %d %q of the %s community: %s, %s, %s, %s\n", f.MessageID(), f.Format.Name, def.overlay,
+	title := fmt.Sprintf("message %d %q of the %s community: %s, %s, %s, %s", f.MessageID(), f.Format.Name, def.overlay,
 		spec.Authentication, spec.Resolution, spec.Distribution, spec.Destination)
-	d.write(w)
-	return true, nil
+	return &d, title, nil
 }
 
-// inferPacket writes rec's packet without a community definition: the
-// frame prefix every packet shares, then the fields it can find by
+// inferPacket takes rec's packet apart without a community definition:
+// the frame prefix every packet shares, then the fields it can find by
 // matching what the store says about the message (its creator, global time
 // and sequence number) against the bytes. Fields found that way are marked
 // "inferred"; whatever cannot be placed is dumped as hex.
-func inferPacket(w io.Writer, rec dispersy.Record, lookup memberKeys) {
+func inferPacket(rec dispersy.Record, lookup memberKeys) *dump {
 	pkt := rec.Packet
-	var d dump
-	defer d.write(w)
+	d := &dump{}
 	if len(pkt) < conversion.HeaderSize {
 		d.addHex(0, pkt, "unparsed", fmt.Sprintf("(shorter than the %d-byte header)", conversion.HeaderSize))
-		return
+		return d
 	}
 	version := fmt.Sprintf("0x%02x", pkt[0])
 	if pkt[0] != conversion.WireVersion {
@@ -172,18 +227,18 @@ func inferPacket(w io.Writer, rec dispersy.Record, lookup memberKeys) {
 		name := fmt.Sprintf("author %d", i+1)
 		if off >= len(pkt) {
 			unparsed()
-			return
+			return d
 		}
 		s := keys.Scheme(pkt[off])
 		if !s.Valid() {
 			unparsed()
-			return
+			return d
 		}
 		if n := s.BinaryPublicKeySize(); off+n <= len(pkt) && keys.IDOf(pkt[off:off+n]) == m {
 			k, err := keys.ParsePublicKey(pkt[off : off+n])
 			if err != nil {
 				unparsed()
-				return
+				return d
 			}
 			d.add(off, n, name+" key (inferred)", describeKey(k))
 			signers, schemes = append(signers, k), append(schemes, s)
@@ -197,7 +252,7 @@ func inferPacket(w io.Writer, rec dispersy.Record, lookup memberKeys) {
 			continue
 		}
 		unparsed()
-		return
+		return d
 	}
 	gtAt := func(o int) bool {
 		return o+8 <= len(pkt) && binary.BigEndian.Uint64(pkt[o:]) == rec.GlobalTime
@@ -209,14 +264,14 @@ func inferPacket(w io.Writer, rec dispersy.Record, lookup memberKeys) {
 		off++
 	default:
 		unparsed()
-		return
+		return d
 	}
 	d.add(off, 8, "global time (inferred)", fmt.Sprint(rec.GlobalTime))
 	off += 8
 	if rec.Sequence != 0 {
 		if off+4 > len(pkt) || binary.BigEndian.Uint32(pkt[off:]) != rec.Sequence {
 			unparsed()
-			return
+			return d
 		}
 		d.add(off, 4, "sequence number (inferred)", fmt.Sprint(rec.Sequence))
 		off += 4
@@ -228,20 +283,54 @@ func inferPacket(w io.Writer, rec dispersy.Record, lookup memberKeys) {
 	body := len(pkt) - sigLen
 	if body < off {
 		unparsed()
-		return
+		return d
 	}
 	d.addHex(off, pkt[off:body], "payload (inferred)", "")
+	d.payload = &payloadView{off: off, bytes: pkt[off:body], inferred: true}
 	off = body
 	for i, s := range schemes {
 		n := s.SignatureSize()
-		verdict := "not checked: the author's key is not in the packet or the store"
+		verdict, note := "unchecked", "not checked: the author's key is not in the packet or the store"
 		if signers[i] != nil {
-			verdict = "INVALID"
+			verdict, note = "invalid", "INVALID"
 			if signers[i].Verify(pkt[:body], pkt[off:off+n]) {
-				verdict = "valid"
+				verdict, note = "valid", "valid"
 			}
 		}
-		d.addHex(off, pkt[off:off+n], fmt.Sprintf("signature %d (inferred)", i+1), "("+verdict+")")
+		d.addSignature(off, pkt[off:off+n], fmt.Sprintf("signature %d (inferred)", i+1), verdict, note)
 		off += n
 	}
+	return d
+}
+
+// goValue renders a decoded payload on one line: in Go syntax (%#v, strings
+// quoted) unless its type holds pointers or interfaces, whose Go syntax is a
+// memory address (a grant's member key); those are printed with %+v, which
+// shows what their String methods say.
+func goValue(v any) string {
+	if holdsReferences(reflect.TypeOf(v), 0) {
+		return fmt.Sprintf("%T%+v", v, v)
+	}
+	return fmt.Sprintf("%#v", v)
+}
+
+// holdsReferences reports whether t has a pointer, interface, map, chan or
+// func anywhere inside it.
+func holdsReferences(t reflect.Type, depth int) bool {
+	if t == nil || depth > 8 {
+		return t != nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array, reflect.Slice:
+		return holdsReferences(t.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsReferences(t.Field(i).Type, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -283,6 +283,11 @@ func (q *delayQueue) tick(c *Community) error {
 // resolved is called for every message this node handled (received or
 // created): delayed messages waiting for it go back into the inbox.
 func (q *delayQueue) resolved(c *Community, m *message) {
+	if len(q.requests) > 0 && len(m.authors) > 0 {
+		// A message's own proof request ends when it is accepted (proof
+		// requests outlive a resume: see resume).
+		q.dropRequestIfIdle(need{kind: needProof, member: m.author(), globalTime: m.frame.GlobalTime})
+	}
 	if q.live == 0 {
 		return
 	}

@@ -202,4 +202,30 @@ func TestDestroyedAnswersMissingProof(t *testing.T) {
 	if got := a.sent(b, 0); len(got) != 0 {
 		t.Fatalf("A answered a missing-proof for a deleted message with %d more packets", len(got))
 	}
+	// After a restart on the same store A still proves its destroy.
+	cfg := dispersy.DefaultConfig()
+	cfg.BloomSync = false
+	cfg.AmplificationFactor = 0
+	cfg.LocalAddr = a.addr
+	e2, err := dispersy.NewEngine(cfg, a.key, a.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2.SetTime(n.now)
+	if _, err := e2.Join(dt.NewDebugCommunity()); err != nil {
+		t.Fatal(err)
+	}
+	e2.Ready()
+	if err := e2.Receive(n.now, b.addr, reqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	var again [][]byte
+	for _, d := range e2.Ready() {
+		if d.Addr == b.addr && d.Data[22] == dispersy.IDAuthorize {
+			again = append(again, d.Data)
+		}
+	}
+	if len(again) != 1 || string(again[0]) != string(auth.Packet) {
+		t.Fatalf("after a restart the destroyed A answered with %d authorize packets, want the one behind the destroy", len(again))
+	}
 }

@@ -70,3 +70,22 @@ func TestDoubleSplitAppendKeepsBothSignatures(t *testing.T) {
 		t.Fatalf("B handled %q", got)
 	}
 }
+
+// NewMessageTypeFunc: the given functions are the wire form, decoding
+// still rejects what they refuse, and a nil function is a spec error.
+func TestNewMessageTypeFunc(t *testing.T) {
+	pl, err := dt.DoubleSplitText.EncodePayload(dt.Text{Text: "a,b"})
+	if err != nil || string(pl) != "a,b" {
+		t.Fatalf("split payload %q, %v: want the bare text", pl, err)
+	}
+	if got, err := dt.DoubleSplitText.DecodePayload([]byte("x,y")); err != nil || got.Text != "x,y" {
+		t.Fatalf("decode: %q, %v", got.Text, err)
+	}
+	if _, err := dt.DoubleSplitText.DecodePayload([]byte{'a', 0xff}); err == nil {
+		t.Fatal("invalid UTF-8 decoded")
+	}
+	spec := dt.DoubleText.Spec()
+	if _, err := dispersy.NewMessageTypeFunc[dt.Text](spec, nil, nil); err == nil {
+		t.Fatal("NewMessageTypeFunc accepted nil functions")
+	}
+}

@@ -107,7 +107,8 @@ type Config struct {
 	// retried.
 	DelayRetry time.Duration
 	// DelayAttempts is how many requests are sent for one delayed message
-	// before it is dropped (counted as DropDelayExpired). Python Dispersy
+	// before it is dropped (counted as DropDelayExpired; as
+	// DropNotPermitted when it waited for a proof). Python Dispersy
 	// sent 1 and dropped after 10 s.
 	DelayAttempts int
 	// MaxDelayed bounds the number of delayed messages held per community;

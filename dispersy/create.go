@@ -92,6 +92,9 @@ func (c *Community) create(t AnyMessageType, payload any, o createOptions) (*mes
 	case IDUndoOwn, IDUndoOther:
 		switch v := c.checkUndo(m); v.kind {
 		case verdictDelay:
+			if v.need.kind == needProof {
+				return nil, fmt.Errorf("%w: %q at global time %d (the undo permission on the target's type)", ErrNotPermitted, spec.Name, m.frame.GlobalTime)
+			}
 			return nil, fmt.Errorf("dispersy: cannot undo: the target message is not stored here")
 		case verdictDrop:
 			return nil, fmt.Errorf("dispersy: cannot undo: %s", v.detail)

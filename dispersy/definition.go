@@ -78,7 +78,11 @@ type Handlers[T any] struct {
 	// SplitPayload, for a double-signed type, returns how many leading
 	// payload bytes the first member signs; the second member signs the
 	// whole message. nil: both sign everything. It must be the same on
-	// every peer (it is part of the type's protocol).
+	// every peer (it is part of the type's protocol). The second member may
+	// change what follows the split and keep the creator's signature, so
+	// the part it changes must not be announced before the split (a
+	// length prefix at the payload's start would be: see
+	// NewMessageTypeFunc for a bare-bytes wire form).
 	SplitPayload func(payload []byte) int
 }
 

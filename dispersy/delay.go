@@ -48,15 +48,14 @@ func (q *delayQueue) init() {
 
 // keyOf normalizes a need to what resolves it: a sequence need is resolved
 // by any new message of the member and type (the message is re-checked and
-// delayed again for what is still missing); a proof need by any permission
-// message.
+// delayed again for what is still missing). A proof need keeps its member
+// and global time: each delayed message gets its own missing-proof request
+// to its own sender, and any permission message wakes every proof wait
+// (resumeProofs).
 func keyOf(n need) need {
 	n.quiet = false
-	switch n.kind {
-	case needSequence:
+	if n.kind == needSequence {
 		return need{kind: needSequence, member: n.member, msgID: n.msgID}
-	case needProof:
-		return need{kind: needProof}
 	}
 	return n
 }
@@ -262,9 +261,15 @@ func (q *delayQueue) tick(c *Community) error {
 			continue
 		}
 		if r.attempts >= c.e.cfg.DelayAttempts {
+			// A message still without a proof after every request is one
+			// the timeline does not allow: refused, not merely late.
+			reason := DropDelayExpired
+			if k.kind == needProof {
+				reason = DropNotPermitted
+			}
 			for _, d := range slices.Clone(q.byKey[k]) {
 				q.kill(d)
-				c.e.dropped(DropDelayExpired, d.from, d.need.kind.String())
+				c.e.dropped(reason, d.from, d.need.kind.String())
 			}
 			q.dropRequestIfIdle(k)
 			continue
@@ -278,6 +283,11 @@ func (q *delayQueue) tick(c *Community) error {
 // resolved is called for every message this node handled (received or
 // created): delayed messages waiting for it go back into the inbox.
 func (q *delayQueue) resolved(c *Community, m *message) {
+	if len(q.requests) > 0 && len(m.authors) > 0 {
+		// A message's own proof request ends when it is accepted (proof
+		// requests outlive a resume: see resume).
+		q.dropRequestIfIdle(need{kind: needProof, member: m.author(), globalTime: m.frame.GlobalTime})
+	}
 	if q.live == 0 {
 		return
 	}
@@ -292,7 +302,23 @@ func (q *delayQueue) resolved(c *Community, m *message) {
 	}
 	switch m.id() {
 	case IDAuthorize, IDRevoke, IDDynamicSettings:
-		q.resume(c, need{kind: needProof})
+		q.resumeProofs(c)
+	}
+}
+
+// resumeProofs re-checks every message waiting for a proof, in arrival
+// order: a permission message may prove any of them.
+func (q *delayQueue) resumeProofs(c *Community) {
+	var ks []need
+	seen := map[need]bool{}
+	for _, d := range q.items {
+		if !d.dead && d.key.kind == needProof && !seen[d.key] {
+			seen[d.key] = true
+			ks = append(ks, d.key)
+		}
+	}
+	for _, k := range ks {
+		q.resume(c, k)
 	}
 }
 
@@ -312,13 +338,14 @@ func (q *delayQueue) resume(c *Community, k need) {
 	for _, d := range list {
 		q.kill(d)
 	}
-	if k.kind != needSequence {
+	if k.kind != needSequence && k.kind != needProof {
 		q.dropRequestIfIdle(k)
 	}
-	// A sequence request stays while its gap is being refilled: the resumed
-	// messages are checked again and, if part of the gap is still missing,
-	// wait on the same request instead of sending a new one for each
-	// packet of the answer. tick drops it once nothing waits on it.
+	// A sequence request stays while its gap is being refilled, and a
+	// proof request while proofs arrive: the resumed messages are checked
+	// again and, if something is still missing, wait on the same request
+	// (its backoff and attempts continue) instead of sending a new one for
+	// each packet that arrives. tick drops it once nothing waits on it.
 	for _, d := range list {
 		c.e.stats.Resumed++
 		if d.msg != nil {

@@ -98,7 +98,8 @@ type SignatureResult[T any] struct {
 	// Message is the message the second member signed: the original or
 	// modified by it. Nil when the request timed out.
 	Message *Message[T]
-	// Modified reports whether the second member changed the message.
+	// Modified reports whether the second member changed any byte of the
+	// message (with a SplitPayload, also bytes after the creator's part).
 	Modified bool
 	// TimedOut reports that no valid response arrived in time.
 	TimedOut bool
@@ -410,7 +411,9 @@ func (c *Community) handleSignatureResponse(m *message) {
 	if v.kind != verdictAccept {
 		return
 	}
-	modified := !bytes.Equal(c.body0(sub), c.body0(req.original))
+	// Modified: any byte of the message changed, not only the creator's
+	// part (a split payload lets the second member append after it).
+	modified := !bytes.Equal(sub.frame.Body(), req.original.frame.Body())
 	sub.local = true
 	if !req.respond(c.ctx, sub, modified) {
 		return

@@ -1218,7 +1218,7 @@ func (w *fzWorld) receiveSeeds() []fzSeed {
 		mt      *dispersy.MessageType[dt.Text]
 		text    string
 	}{{fzX, dt.DoubleText, "Allow=True, ok"}, {fzZ, dt.DoubleText, "Allow=Modify"}, {fzX, dt.DoubleSplitText, "Allow=Append"}, {fzX, dt.Last1DoubleText, "Allow=True pair"}, {fzX, dt.DoubleText, "refused"}} {
-		pkt := w.craft(tc.mt, gt, 0, textPayload(tc.text), nil, tc.creator, fzVictim)
+		pkt := w.craft(tc.mt, gt, 0, must(tc.mt.EncodePayload(dt.Text{Text: tc.text})), nil, tc.creator, fzVictim)
 		f, _ := w.codec.Decode(pkt)
 		mode := uint8(fzFramePrefix | 1<<fzSignerShift)
 		if tc.creator == fzZ {

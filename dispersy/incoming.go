@@ -95,7 +95,7 @@ func (e *Engine) dropped(r DropReason, from netip.AddrPort, detail string) {
 // decode turns a packet into a message: frame, authors' keys, signatures,
 // payload. A member encoded by id whose key is unknown delays the packet.
 func (c *Community) decode(from netip.AddrPort, pkt []byte, pre *conversion.Frame) (*message, Verdict) {
-	if c.destroyed {
+	if c.refusesAfterDestroy(pkt) {
 		c.notifyDestroyed(from, pkt)
 		return nil, drop(DropDestroyed, "")
 	}
@@ -189,7 +189,7 @@ func (c *Community) processInbox() {
 		return
 	}
 	for _, m := range msgs {
-		if c.destroyed {
+		if c.refusesAfterDestroy(m.frame.Packet) {
 			c.e.dropped(DropDestroyed, m.source, "")
 			continue
 		}

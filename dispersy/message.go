@@ -161,22 +161,45 @@ func DefineMessage[T encoding.BinaryAppender, PT Payload[T]](spec MessageSpec) *
 }
 
 func newMessageType[T encoding.BinaryAppender, PT Payload[T]](spec MessageSpec, builtin bool) (*MessageType[T], error) {
+	return newTypeFunc(spec, builtin,
+		func(dst []byte, v T) ([]byte, error) { return v.AppendBinary(dst) },
+		func(b []byte) (T, error) {
+			var v T
+			err := PT(&v).UnmarshalBinary(b)
+			return v, err
+		})
+}
+
+// NewMessageTypeFunc is NewMessageType with the payload's wire form given
+// by encode and decode instead of T's methods, for a Go type with more than
+// one wire form (dispersytest's split-payload type carries its text without
+// a length prefix). decode must reject trailing bytes; a decoded payload
+// must still re-encode to the same bytes.
+func NewMessageTypeFunc[T any](spec MessageSpec, encode func(dst []byte, v T) ([]byte, error), decode func(b []byte) (T, error)) (*MessageType[T], error) {
+	if encode == nil || decode == nil {
+		return nil, fmt.Errorf("dispersy: message %q: NewMessageTypeFunc needs both an encode and a decode function", spec.Name)
+	}
+	return newTypeFunc(spec, false, encode, decode)
+}
+
+func newTypeFunc[T any](spec MessageSpec, builtin bool, encode func([]byte, T) ([]byte, error), decode func([]byte) (T, error)) (*MessageType[T], error) {
 	if err := spec.validate(builtin); err != nil {
 		return nil, err
 	}
 	t := &MessageType[T]{
-		spec: spec,
-		fmt:  &conversion.Format{ID: spec.ID, Name: spec.Name, Policies: spec.Policies()},
+		spec:   spec,
+		fmt:    &conversion.Format{ID: spec.ID, Name: spec.Name, Policies: spec.Policies()},
+		encode: encode,
 	}
-	t.encode = func(dst []byte, v T) ([]byte, error) { return v.AppendBinary(dst) }
 	t.decode = func(b []byte) (T, error) {
-		var v T
-		if err := PT(&v).UnmarshalBinary(b); err != nil {
-			return v, err
+		v, err := decode(b)
+		if err != nil {
+			var zero T
+			return zero, err
 		}
 		// Canonical check: a payload that decodes must re-encode to the same
 		// bytes, so one message has one encoding (and one signature).
-		again, err := v.AppendBinary(nil)
+		again, err := encode(nil, v)
 		if err == nil {
 			err = conversion.CheckCanonical("payload", b, again)
 		}

@@ -461,7 +461,9 @@ func (c *Community) proofChain(r *Record) []timeline.Ref {
 	return out
 }
 
-// answerMissingProof sends the proof chain of the asked message.
+// answerMissingProof sends the proof chain of the asked message. A
+// destroyed community answers from what the destroy kept (the destroy and
+// its proof chain), and a request for anything else with the destroy.
 func (c *Community) answerMissingProof(m *message) {
 	p := m.payload.(MissingProof)
 	r, ok, err := c.e.store.Get(c.cid, MessageKey(p))
@@ -470,6 +472,9 @@ func (c *Community) answerMissingProof(m *message) {
 		return
 	}
 	if !ok {
+		if c.destroyed {
+			c.notifyDestroyed(m.source, m.frame.Packet)
+		}
 		return
 	}
 	c.sendRefs(m.source, c.proofChain(&r))
@@ -478,6 +483,14 @@ func (c *Community) answerMissingProof(m *message) {
 // sendMissingProof asks for the proof that a member may create a message.
 func (c *Community) sendMissingProof(n need, to netip.AddrPort) {
 	c.sendDirect(MissingProofType, MissingProof{Member: n.member, GlobalTime: n.globalTime}, to)
+}
+
+// refusesAfterDestroy reports whether the community refuses pkt because it
+// was destroyed: after a destroy it handles missing-proof requests only, so
+// that a peer lacking the authorize behind the destroy can get it and
+// destroy too (docs/compatibility.md).
+func (c *Community) refusesAfterDestroy(pkt []byte) bool {
+	return c.destroyed && (len(pkt) < conversion.HeaderSize || pkt[conversion.HeaderSize-1] != IDMissingProof)
 }
 
 // destroy hard-kills the community after a destroy message was stored:
@@ -606,7 +619,8 @@ func (c *Community) Destroy(opts ...CreateOption) error {
 }
 
 // UndoMessage undoes the stored message key: with undo-own when our member
-// created it, undo-other otherwise (which needs the undo permission). Undoing
+// created it, undo-other otherwise (which needs the undo permission on the
+// target's type: without it the error wraps ErrNotPermitted). Undoing
 // a message that is already undone by an undo message returns that undo's
 // packet instead of creating another (two undos of one message look
 // malicious).

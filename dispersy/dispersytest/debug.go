@@ -2,8 +2,10 @@ package dispersytest
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/dispersy"
@@ -77,8 +79,13 @@ var (
 	// DoubleText is signed by two members and sent directly.
 	DoubleText = text(120, "double-signed-text", policy.DoubleMemberAuthentication{}, public, directDist, community)
 	// DoubleSplitText is DoubleText whose creator signs only up to the
-	// payload's last ','.
-	DoubleSplitText = text(121, "double-signed-text-split", policy.DoubleMemberAuthentication{}, public, directDist, community)
+	// payload's last ','. Its payload is the bare text, without the
+	// length prefix of the other types (the payload ends the message, so
+	// its length is known): text appended after the split point then
+	// changes no byte the creator signed, and both signatures stay valid.
+	DoubleSplitText = mustType(dispersy.NewMessageTypeFunc(dispersy.MessageSpec{ID: 121, Name: "double-signed-text-split",
+		Authentication: policy.DoubleMemberAuthentication{}, Resolution: public, Distribution: directDist, Destination: community},
+		appendBareText, decodeBareText))
 	// Last1DoubleText keeps the newest message per member pair.
 	Last1DoubleText = text(122, "last-1-doublemember-text", policy.DoubleMemberAuthentication{}, public,
 		policy.LastSyncDistribution{Direction: policy.Ascending, Priority: 128, HistorySize: 1}, community)
@@ -107,9 +114,34 @@ func AllowText(t string) (string, bool) {
 	return "", false
 }
 
+func mustType[T any](t *dispersy.MessageType[T], err error) *dispersy.MessageType[T] {
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// appendBareText writes DoubleSplitText's payload: the text's bytes alone.
+func appendBareText(b []byte, t Text) ([]byte, error) {
+	if !utf8.ValidString(t.Text) {
+		return b, errors.New("dispersytest: text is not valid UTF-8")
+	}
+	return append(b, t.Text...), nil
+}
+
+// decodeBareText reads DoubleSplitText's payload: all of it, valid UTF-8.
+func decodeBareText(p []byte) (Text, error) {
+	r := conversion.NewReader(p)
+	b := r.Rest()
+	if r.Err() == nil && !utf8.Valid(b) {
+		r.Invalid("text", "not valid UTF-8")
+	}
+	return Text{Text: string(b)}, r.Finish()
+}
+
 // splitAtLastComma makes the creator sign the payload up to and including
-// its last ',' (the 2-byte length prefix included), so the second member may
-// append text.
+// its last ',' (DoubleSplitText's payload has no length prefix), so the
+// second member may append text after it.
 func splitAtLastComma(p []byte) int {
 	if i := bytes.LastIndexByte(p, ','); i >= 0 {
 		return i + 1

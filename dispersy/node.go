@@ -252,6 +252,11 @@ func (n *Node) loop(ctx context.Context) error {
 		case <-n.quit:
 			return nil
 		}
+		if err == nil {
+			// A request (Do) may have failed the engine: stop now, not at
+			// the next datagram.
+			err = n.eng.Err()
+		}
 		if err != nil {
 			return err
 		}

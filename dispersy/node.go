@@ -2,8 +2,10 @@ package dispersy
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -93,6 +95,14 @@ func NewNode(cfg NodeConfig, me *keys.PrivateKey, store Store, ep Endpoint) (*No
 		if la, ok := ep.(interface{ LANAddr() netip.AddrPort }); ok {
 			cfg.Engine.LocalAddr = la.LANAddr()
 		}
+	}
+	if cfg.Engine.Rand == nil {
+		// A real node's choices (request identifiers, walk targets) must
+		// not follow from its public member id, as NewEngine's
+		// reproducible default (for the simulator) does.
+		var seed [32]byte
+		_, _ = crand.Read(seed[:]) // never fails (Go 1.24)
+		cfg.Engine.Rand = rand.New(rand.NewChaCha8(seed))
 	}
 	eng, err := NewEngine(cfg.Engine, me, store)
 	if err != nil {

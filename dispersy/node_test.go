@@ -76,3 +76,28 @@ func TestNodeRunReturnsWhenDoFailsTheEngine(t *testing.T) {
 		t.Fatal("Run did not return after the engine failed inside Do")
 	}
 }
+
+// Issue #14: a real node's random choices (request identifiers, walk
+// targets, sync ranges) must not follow from its public member id; with
+// Config.Rand nil NewNode draws from a cryptographic generator. (NewEngine,
+// which the simulator uses, stays seeded from the member id.)
+func TestNewNodeRandIsNotTheMemberSeed(t *testing.T) {
+	draw := func() uint64 {
+		node, _ := newLoopbackNode(t, dt.NewMemStore())
+		var r uint64
+		err := node.Do(context.Background(), func(e *dispersy.Engine) error {
+			if e.Config().Rand == nil {
+				return errors.New("NewNode left Config.Rand nil: the engine seeds it from the member id")
+			}
+			r = e.Config().Rand.Uint64()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if a, b := draw(), draw(); a == b {
+		t.Fatalf("two nodes with the same key drew the same first number %#x", a)
+	}
+}

@@ -139,6 +139,9 @@ func (s *Store) Apply(b *dispersy.Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	if s.opts.ReadOnly {
+		return errors.New("database: Apply on a store opened with Options.ReadOnly")
+	}
 	ctx := context.Background()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {

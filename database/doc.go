@@ -88,6 +88,13 @@
 //
 // # Errors
 //
+// Open fails at once with ErrInUse when another process (or another Open
+// in this process) holds the store: it takes an exclusive flock on
+// PATH.lock, released by Close (lock_unix.go; no lock where flock does not
+// exist). It creates the store 0600 and refuses with ErrPermissions a store
+// other users may read: the member table holds private keys.
+// Options.ReadOnly opens without the lock (tools/inspect).
+//
 // Store errors wrap ErrLocked (another process holds the database longer
 // than Options.BusyTimeout), ErrFull (disk or Options.MaxPageCount full),
 // ErrCorrupt, and the dispersy sentinels (ErrStoreClosed, and through

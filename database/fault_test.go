@@ -209,7 +209,7 @@ func TestCorrupt(t *testing.T) {
 			data[i] = byte(i * 7)
 		}
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err = Open(path, Options{})

@@ -153,7 +153,7 @@ func copyFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, b, 0o644)
+	return os.WriteFile(to, b, 0o600) // a store, which Open creates 0600
 }
 
 // fixtureCopy copies testdata/name into a fresh directory and returns its

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // lockChild opens the database named by spec and holds a lock on it until
-// its stdin closes: "write" holds BEGIN EXCLUSIVE (other processes can
+// its stdin closes: "store" is a Store opened by Open, "write" holds BEGIN EXCLUSIVE (other processes can
 // still read, WAL), "exclusive" uses locking_mode=EXCLUSIVE like Python
 // Dispersy (other processes can neither read nor write).
 func lockChild(spec string) int {
@@ -47,6 +47,17 @@ func lockChild(spec string) int {
 	if !ok {
 		fmt.Fprintln(os.Stderr, "bad lock child spec", spec)
 		return 2
+	}
+	if mode == "store" { // a dispersy-go process holding its store
+		s, err := Open(path, Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer s.Close()
+		fmt.Println("locked")
+		_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+		return 0
 	}
 	q := url.Values{}
 	if mode == "exclusive" {

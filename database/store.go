@@ -43,6 +43,10 @@ type Options struct {
 	// a longer commit every CheckpointPages pages. Default 8,192 (32 MiB);
 	// SQLite's own default is 1,000.
 	CheckpointPages int
+	// ReadOnly opens the store for reading only, for tools that look at
+	// the store of a running node: Open takes no process lock (see
+	// ErrInUse), never creates or upgrades the file, and Apply fails.
+	ReadOnly bool
 }
 
 const (
@@ -107,6 +111,7 @@ type Store struct {
 	rstmts stmtCache         // prepared read statements
 
 	closed atomic.Bool
+	lock   *os.File // the held lock file (lock_unix.go); nil when ReadOnly
 
 	// cids caches community row ids by cid. Rows are never deleted and an
 	// upsert keeps the id, so an entry never goes stale; entries are added
@@ -159,11 +164,13 @@ func (o Options) readerDSN(path string) string {
 	return dsn(path, q)
 }
 
-// Open opens the store in file path, creating it (and upgrading an older
-// schema) as needed. A file that is not a dispersy-go store, or whose
-// schema is too old or too new, is left untouched and reported with
-// ErrForeign or a *VersionError; a file locked by another process gives
-// ErrLocked after Options.BusyTimeout.
+// Open opens the store in file path, creating it (mode 0600, and
+// upgrading an older schema) as needed. A file that is not a dispersy-go
+// store, or whose schema is too old or too new, is left untouched and
+// reported with ErrForeign or a *VersionError. A store another process (or
+// another Open in this process) holds fails at once with ErrInUse; a file
+// other users may read fails with ErrPermissions; a file locked by a
+// non-dispersy SQLite client gives ErrLocked after Options.BusyTimeout.
 func Open(path string, opts Options) (*Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -172,10 +179,46 @@ func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("database: Open needs a file path (use OpenMemory for a private in-memory store)")
 	}
+	// Probe before taking the lock, so that a wrong path (a directory, a
+	// foreign file) gets no lock file next to it.
 	st, err := probe(path, opts)
 	if err != nil {
 		return nil, err
 	}
+	if !opts.ReadOnly {
+		if err := checkPrivate(path, st.fresh); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ReadOnly {
+		if st.fresh || st.version != latestVersion {
+			return nil, fmt.Errorf("database: open %s read-only: it is empty or needs a schema upgrade (version %d, want %d)", path, st.version, latestVersion)
+		}
+		return open(path, opts, st, nil)
+	}
+	lock, err := lockStore(path)
+	if err != nil {
+		return nil, err
+	}
+	// Probe again under the lock: the other process may have changed it.
+	if st, err = probe(path, opts); err == nil && st.fresh {
+		err = createPrivate(path)
+	}
+	var s *Store
+	if err == nil {
+		s, err = open(path, opts, st, lock)
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// open opens the probed file at path; the caller holds its lock.
+func open(path string, opts Options, st fileState, lock *os.File) (*Store, error) {
 	w, err := sql.Open("sqlite", opts.writerDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("database: open %s: %w", path, err)
@@ -184,7 +227,7 @@ func Open(path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{path: path, opts: opts, writer: w, reader: w, cids: make(map[keys.CommunityID]int64)}
+	s := &Store{path: path, opts: opts, writer: w, reader: w, lock: lock, cids: make(map[keys.CommunityID]int64)}
 	if err := s.init(path, st); err != nil {
 		w.Close()
 		return nil, err
@@ -206,6 +249,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.rstmts.db = s.reader
 	if err := s.prepareWrites(); err != nil {
+		s.lock = nil // the caller releases it
 		s.Close()
 		return nil, err
 	}
@@ -303,6 +347,10 @@ func (s *Store) Close() error {
 		errR = s.reader.Close()
 	}
 	errW := s.writer.Close()
+	if s.lock != nil {
+		// After the connections: the next holder finds the file closed.
+		errR = errors.Join(errR, s.lock.Close())
+	}
 	if err := errors.Join(errW, errR); err != nil {
 		return fmt.Errorf("database: close: %w", err)
 	}

@@ -261,11 +261,12 @@ func (c *Community) nextDeadline() (time.Time, bool) {
 			consider(w.due)
 		}
 	}
-	if t, has := c.walk.nextDeadline(); has {
-		consider(t)
-	}
+	// A tracker community never walks, so it has no walker timer: its step
+	// time, once passed, would stay due forever (a spinning runner).
 	if c.tracker {
 		consider(c.trackerCheck)
+	} else if t, has := c.walk.nextDeadline(); has {
+		consider(t)
 	}
 	if t, has := c.delays.nextDeadline(); has {
 		consider(t)

@@ -120,8 +120,9 @@ type Config struct {
 	// entries fall back to the store.
 	MaxKnownMembers int
 	// Rand drives every random choice (walk targets, forwarding, sync
-	// ranges, identifiers). nil: seeded from the engine's member id, so
-	// runs are reproducible; set it explicitly in production code.
+	// ranges, identifiers). nil: NewNode uses a ChaCha8 generator seeded
+	// from crypto/rand; NewEngine (the simulator) seeds it from the member
+	// id, so simulated runs are reproducible.
 	Rand *rand.Rand
 	// Logger receives structured logs. The zero value discards them.
 	Logger zerolog.Logger

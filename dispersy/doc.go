@@ -58,4 +58,9 @@
 //     messages'. Ids and [DropReason] values are append-only.
 //   - Output order never depends on map iteration, and only node.go reads
 //     the clock.
+//   - After Tick(now), NextDeadline is after now or reports no timer, and an
+//     idle engine ticks a few times per walker step at most (an idle node
+//     costs ~0% CPU); the simulator fails a run that breaks it
+//     (TestIdleTrackerAndNodeTickRarely). A local failure, also one inside
+//     Node.Do, ends Node.Run at once with its error.
 package dispersy

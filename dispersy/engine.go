@@ -147,6 +147,13 @@ func (e *Engine) fail(err error) error {
 	return e.failed
 }
 
+// SetBootstrap replaces Config.Bootstrap, the addresses the walker falls
+// back to (a runner that resolves host names feeds them here). Invalid
+// addresses are skipped.
+func (e *Engine) SetBootstrap(addrs []netip.AddrPort) {
+	e.cfg.Bootstrap = slices.DeleteFunc(slices.Clone(addrs), func(a netip.AddrPort) bool { return !a.IsValid() || a.Port() == 0 })
+}
+
 // RegisterOverlay makes communities of classification name auto-loadable:
 // when a packet arrives for a community stored with that classification and
 // auto-load on, the engine joins it with a fresh overlay from factory.

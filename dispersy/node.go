@@ -2,10 +2,15 @@ package dispersy
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +31,23 @@ type NodeConfig struct {
 	// Verifiers is the number of goroutines that check signatures ahead of
 	// the engine. 0 means runtime.GOMAXPROCS(0).
 	Verifiers int
+	// BootstrapHosts are tracker addresses as "host:port", where host may
+	// be a name ("tracker.example.org:6421", "localhost:6421"). Run
+	// resolves them through the endpoint (a Resolver, as udp.Endpoint is)
+	// at start, again every BootstrapRefresh, and every 30 s (at most
+	// BootstrapRefresh) while one fails; the engine walks to the union of
+	// Engine.Bootstrap and the last addresses each name resolved to.
+	BootstrapHosts []string
+	// BootstrapRefresh is how often BootstrapHosts are resolved again.
+	// 0 means 5 minutes.
+	BootstrapRefresh time.Duration
+}
+
+// Resolver is implemented by endpoints that look up host names
+// (udp.Endpoint): Resolve returns the addresses of hostport ("host:port")
+// the endpoint can send to.
+type Resolver interface {
+	Resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error)
 }
 
 // DefaultNodeConfig returns DefaultConfig for the engine and queue sizes
@@ -48,6 +70,15 @@ func (c NodeConfig) Validate() error {
 	}
 	if c.Verifiers < 0 {
 		errs = append(errs, fmt.Errorf("NodeConfig.Verifiers (%d) must be >= 0", c.Verifiers))
+	}
+	for i, h := range c.BootstrapHosts {
+		colon := strings.LastIndexByte(h, ':')
+		if port, err := strconv.ParseUint(h[colon+1:], 10, 16); colon < 1 || err != nil || port == 0 {
+			errs = append(errs, fmt.Errorf("NodeConfig.BootstrapHosts[%d] (%q) must be host:port with a port in 1..65535", i, h))
+		}
+	}
+	if c.BootstrapRefresh < 0 {
+		errs = append(errs, fmt.Errorf("NodeConfig.BootstrapRefresh (%v) must be >= 0", c.BootstrapRefresh))
 	}
 	return errors.Join(errs...)
 }
@@ -88,11 +119,25 @@ func NewNode(cfg NodeConfig, me *keys.PrivateKey, store Store, ep Endpoint) (*No
 	if ep == nil {
 		return nil, errors.New("dispersy: NewNode needs an Endpoint (udp.Listen)")
 	}
+	if _, ok := ep.(Resolver); len(cfg.BootstrapHosts) > 0 && !ok {
+		return nil, errors.New("dispersy: NodeConfig.BootstrapHosts needs an Endpoint that resolves host names (udp.Endpoint)")
+	}
+	if cfg.BootstrapRefresh == 0 {
+		cfg.BootstrapRefresh = 5 * time.Minute
+	}
 	if !cfg.Engine.LocalAddr.IsValid() || cfg.Engine.LocalAddr.Addr().IsUnspecified() {
 		cfg.Engine.LocalAddr = ep.LocalAddr()
 		if la, ok := ep.(interface{ LANAddr() netip.AddrPort }); ok {
 			cfg.Engine.LocalAddr = la.LANAddr()
 		}
+	}
+	if cfg.Engine.Rand == nil {
+		// A real node's choices (request identifiers, walk targets) must
+		// not follow from its public member id, as NewEngine's
+		// reproducible default (for the simulator) does.
+		var seed [32]byte
+		_, _ = crand.Read(seed[:]) // never fails (Go 1.24)
+		cfg.Engine.Rand = rand.New(rand.NewChaCha8(seed))
 	}
 	eng, err := NewEngine(cfg.Engine, me, store)
 	if err != nil {
@@ -136,7 +181,13 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); n.read() }()
 	go func() { defer wg.Done(); n.verify() }()
+	rctx, cancel := context.WithCancel(ctx)
+	if len(n.cfg.BootstrapHosts) > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.resolve(rctx) }()
+	}
 	err := n.loop(ctx)
+	cancel()
 	close(n.stop)
 	_ = n.ep.Close()
 	wg.Wait()
@@ -252,12 +303,54 @@ func (n *Node) loop(ctx context.Context) error {
 		case <-n.quit:
 			return nil
 		}
+		if err == nil {
+			// A request (Do) may have failed the engine: stop now, not at
+			// the next datagram.
+			err = n.eng.Err()
+		}
 		if err != nil {
 			return err
 		}
 		if qd := n.queueDrop.Swap(0); qd > 0 {
 			n.eng.stats.Dropped[DropQueueFull] += qd
 		}
+	}
+}
+
+// resolve resolves NodeConfig.BootstrapHosts until ctx is done and hands
+// the engine the bootstrap addresses. A name that fails keeps the
+// addresses it last resolved to.
+func (n *Node) resolve(ctx context.Context) {
+	r := n.ep.(Resolver)
+	last := make([][]netip.AddrPort, len(n.cfg.BootstrapHosts))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		all := slices.Clone(n.cfg.Engine.Bootstrap)
+		wait := n.cfg.BootstrapRefresh
+		for i, h := range n.cfg.BootstrapHosts {
+			addrs, err := r.Resolve(ctx, h)
+			if err != nil {
+				n.cfg.Engine.Logger.Warn().Err(err).Str("host", h).Msg("cannot resolve bootstrap host; retrying")
+				wait = min(wait, 30*time.Second)
+			} else {
+				last[i] = addrs
+			}
+			all = append(all, last[i]...)
+		}
+		slices.SortFunc(all, netip.AddrPort.Compare)
+		all = slices.Compact(all)
+		select {
+		case n.reqs <- func() { n.eng.SetBootstrap(all) }:
+		case <-ctx.Done():
+			return
+		}
+		timer.Reset(wait)
 	}
 }
 

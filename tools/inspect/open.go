@@ -163,7 +163,7 @@ func openStore(path string) (*database.Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	s, err := database.Open(path, database.Options{ReadConns: -1})
+	s, err := database.Open(path, database.Options{ReadConns: -1, ReadOnly: true})
 	if err != nil {
 		var ve *database.VersionError
 		switch {

@@ -51,6 +51,9 @@
 //   - Its memory is bounded: at most -max-communities tracker communities,
 //     and one that had no verified candidate at three checks in a row (a
 //     check every 180 s, Dispersy's values) is dropped.
+//   - Idle, it costs ~0% CPU: it wakes only for its 180 s checks, and not
+//     at all once its communities are dropped (TestIdleCPU measures it as
+//     a separate process next to two peers; docs/performance.md).
 //   - It is an ordinary engine otherwise: the same strict decoding, verdicts,
 //     anti-amplification limit and bounded candidate tables as every node.
 package main

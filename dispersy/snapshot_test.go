@@ -1,6 +1,7 @@
 package dispersy_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +15,19 @@ func TestSnapshotAndPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return &dispersytest.DebugCommunity{} }); err != nil {
+	if err := sim.JoinAll(func() dispersy.Overlay { return dispersytest.NewDebugCommunity() }); err != nil {
 		t.Fatal(err)
 	}
 	if err := sim.AddPeers(3); err != nil {
 		t.Fatal(err)
+	}
+	for i, p := range sim.Peers {
+		if err := sim.Do(p, func(e *dispersy.Engine) error {
+			_, err := dispersy.Create(e.Communities()[0], dispersytest.FullSyncText, dispersytest.Text{Text: fmt.Sprint("note ", i)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := sim.RunUntil(func() bool { return false }, time.Second, 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -36,7 +45,7 @@ func TestSnapshotAndPeers(t *testing.T) {
 		t.Errorf("overlay name %q", cs.Overlay)
 	}
 	c := e.Communities()[0]
-	if want := sim.Count(sim.Peers[0], c.ID(), nil); cs.Messages != want || want == 0 {
+	if want := sim.Count(sim.Peers[0], c.ID(), nil); cs.Messages != want || want < 3 {
 		t.Errorf("snapshot counts %d messages, the store %d", cs.Messages, want)
 	}
 	peers := c.Peers()

@@ -8,7 +8,7 @@ require (
 	github.com/rs/zerolog v1.35.1
 	// modernc.org/libc must stay at exactly the version modernc.org/sqlite's
 	// go.mod names (database.TestLibcPin checks it).
-	modernc.org/libc v1.79.0 // indirect
+	modernc.org/libc v1.79.0
 	modernc.org/sqlite v1.61.1
 )
 

@@ -71,8 +71,8 @@ function chart(svg, times, series, integer) {
     const last = n ? s.values[n - 1] : 0;
     const label = s.name + " " + (integer ? fmt(last) : fmtRate(last));
     const t = text(svg, lx, 13, label, "start");
-    t.setAttribute("fill", s.color);
-    t.setAttribute("font-weight", "600");
+    t.style.fill = s.color;
+    t.style.fontWeight = "600";
     lx += 14 + label.length * 6.5;
   }
 }
@@ -80,7 +80,7 @@ function chart(svg, times, series, integer) {
 function niceMax(v, integer) {
   if (!(v > 0)) return integer ? 4 : 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return integer ? Math.max(Math.ceil(m * p), 2) : m * p;
+  for (const m of [1, 2, 4, 5, 10]) if (m * p >= v) return integer ? Math.max(Math.ceil(m * p), 2) : m * p;
   return v;
 }
 

@@ -35,8 +35,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", 6421, "UDP port to listen on (0: any free port)")
 	stats := fs.Duration("stats", time.Minute, "how often to print statistics (0: never)")
 	max := fs.Int("max-communities", dispersy.DefaultConfig().MaxTrackerCommunities, "most communities tracked at once")
+	httpAddr := fs.String("http", "", "serve the status page, status.json and metrics on this TCP address (e.g. 127.0.0.1:8080)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tracker [-addr HOST] [-port N] [-stats D] [-max-communities N]")
+		fmt.Fprintln(stderr, "usage: tracker [-addr HOST] [-port N] [-stats D] [-max-communities N] [-http ADDR]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +77,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "tracker listening on %s\n", ep.LocalAddr())
+	if *httpAddr != "" {
+		stopHTTP, err := serveStatus(*httpAddr, node, stdout)
+		if err != nil {
+			node.Close()
+			fmt.Fprintf(stderr, "tracker: %v\n", err)
+			return 1
+		}
+		defer stopHTTP()
+	}
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
 	var tick <-chan time.Time

@@ -237,10 +237,20 @@ func (h *Handler) Status(ctx context.Context) (*Status, error) {
 // run samples the node every interval until Close.
 func (h *Handler) run() {
 	defer close(h.done)
+	// Close also ends a snapshot in progress (a node not running yet).
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	go func() {
+		select {
+		case <-h.stop:
+			cancelBase()
+		case <-base.Done():
+		}
+	}()
 	t := time.NewTicker(h.opts.Interval)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), h.opts.Timeout)
+		ctx, cancel := context.WithTimeout(base, h.opts.Timeout)
 		h.sample(ctx, time.Now())
 		cancel()
 		select {

@@ -237,3 +237,24 @@ func TestSamplerStartsAndStops(t *testing.T) {
 		t.Errorf("history grew from %d to %d after Close", n, len(st.History))
 	}
 }
+
+// TestCloseEndsSnapshot: Close does not wait for a snapshot that cannot
+// finish (a node that is not running yet).
+func TestCloseEndsSnapshot(t *testing.T) {
+	started := make(chan struct{})
+	var once sync.Once
+	h := NewFromSource(func(ctx context.Context) (dispersy.Snapshot, error) {
+		once.Do(func() { close(started) })
+		<-ctx.Done()
+		return dispersy.Snapshot{}, ctx.Err()
+	}, &Options{Timeout: time.Hour})
+	go get(t, h, http.MethodGet, "/")
+	<-started
+	closed := make(chan struct{})
+	go func() { h.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("Close waits for the snapshot in progress")
+	}
+}

@@ -106,6 +106,9 @@ type Snapshot struct {
 	Communities []CommunitySnapshot
 	// Failed is the error that stopped the engine, or nil.
 	Failed error
+	// TrackerCommunities is the number of communities a tracker
+	// (Config.Tracker) tracks; they are not in Communities.
+	TrackerCommunities int
 }
 
 // Snapshot copies the engine's counters and the state of every community.
@@ -129,6 +132,7 @@ func (e *Engine) Snapshot() (Snapshot, error) {
 		}
 		s.Communities = append(s.Communities, cs)
 	}
+	s.TrackerCommunities = len(e.trackers)
 	return s, nil
 }
 

@@ -324,8 +324,11 @@ type Status struct {
 	// Peers is the number of distinct verified peers over all communities.
 	Peers int `json:"peers"`
 	// Messages is the number of stored messages over all communities.
-	Messages    int         `json:"messages"`
-	Communities []Community `json:"communities"`
+	Messages int `json:"messages"`
+	// TrackerCommunities is the number of communities a tracker tracks
+	// (not in Communities).
+	TrackerCommunities int         `json:"tracker_communities,omitempty"`
+	Communities        []Community `json:"communities"`
 	// RecentDrops are the latest drops seen between two samples, oldest
 	// first.
 	RecentDrops []Drop `json:"recent_drops"`
@@ -411,7 +414,7 @@ func communityCounters(*dispersy.CommunitySnapshot) map[string]uint64 { return n
 
 // statusOf converts a snapshot.
 func statusOf(s *dispersy.Snapshot) *Status {
-	st := &Status{Time: s.Time, Member: hex.EncodeToString(s.Member[:]), Communities: []Community{}}
+	st := &Status{Time: s.Time, Member: hex.EncodeToString(s.Member[:]), Communities: []Community{}, TrackerCommunities: s.TrackerCommunities}
 	if s.Failed != nil {
 		st.Failed = s.Failed.Error()
 	}

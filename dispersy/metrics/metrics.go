@@ -76,6 +76,7 @@ var (
 	droppedDesc     = desc("dropped_total", "Packets and messages dropped, by reason.", "reason")
 	communitiesDesc = desc("communities", "Communities the node has joined.")
 	failedDesc      = desc("failed", "1 when an error stopped the engine, else 0.")
+	trackedDesc     = desc("tracker_communities", "Communities a tracker tracks (0 for other nodes).")
 	messagesDesc    = desc("community_messages", "Live messages of the community's synced types in the store (the store size).", "community", "overlay")
 	delayedDesc     = desc("community_delayed", "Messages of the community waiting for something they need.", "community")
 	globalTimeDesc  = desc("community_global_time", "The community's Lamport global time.", "community")
@@ -116,7 +117,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range communityCounters {
 		ch <- m.d
 	}
-	for _, d := range []*prometheus.Desc{droppedDesc, communitiesDesc, failedDesc, messagesDesc, peersDesc} {
+	for _, d := range []*prometheus.Desc{droppedDesc, communitiesDesc, failedDesc, trackedDesc, messagesDesc, peersDesc} {
 		ch <- d
 	}
 }
@@ -149,6 +150,7 @@ func Write(s dispersy.Snapshot, ch chan<- prometheus.Metric) {
 		failed = 1
 	}
 	ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.GaugeValue, failed)
+	ch <- prometheus.MustNewConstMetric(trackedDesc, prometheus.GaugeValue, float64(s.TrackerCommunities))
 	for i := range s.Communities {
 		cs := &s.Communities[i]
 		id := CommunityLabel(cs)

@@ -33,6 +33,7 @@ func TestExposition(t *testing.T) {
 	cs.PeersByCategory[walker.CategoryWalk] = 2
 	cs.PeersByCategory[walker.CategoryIntro] = 1
 	s.Communities = []dispersy.CommunitySnapshot{cs}
+	s.TrackerCommunities = 3
 	c := metrics.NewFromSource(fixed(s))
 
 	id := "ab00000000000000000000000000000000000001"
@@ -51,13 +52,16 @@ dispersy_received_packets_total 10
 # HELP dispersy_sync_packets_total Packets sent in answer to bloom-filter syncs.
 # TYPE dispersy_sync_packets_total counter
 dispersy_sync_packets_total 3
+# HELP dispersy_tracker_communities Communities a tracker tracks (0 for other nodes).
+# TYPE dispersy_tracker_communities gauge
+dispersy_tracker_communities 3
 # HELP dispersy_walks_total Introduction requests the walker sent.
 # TYPE dispersy_walks_total counter
 dispersy_walks_total 5
 `, id)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"dispersy_community_messages", "dispersy_community_peers", "dispersy_received_packets_total",
-		"dispersy_sync_packets_total", "dispersy_walks_total"); err != nil {
+		"dispersy_sync_packets_total", "dispersy_tracker_communities", "dispersy_walks_total"); err != nil {
 		t.Error(err)
 	}
 	// One series per drop reason, so a dashboard sees zeros, not gaps.

@@ -110,7 +110,9 @@ function render(st) {
   setText("updated", "updated " + new Date().toLocaleTimeString("en-GB"));
 
   setText("peer-count", fmt(st.peers));
-  setText("peer-sub", st.communities.length + (st.communities.length === 1 ? " community" : " communities"));
+  let sub = st.communities.length + (st.communities.length === 1 ? " community" : " communities");
+  if (st.tracker_communities) sub += ", " + fmt(st.tracker_communities) + " tracked";
+  setText("peer-sub", sub);
   setText("message-count", fmt(st.messages));
   setText("message-sub", fmtRate(last.stored) + " stored");
   setText("received", fmt(st.stats.received));

@@ -51,7 +51,7 @@ func chromium(t *testing.T) string {
 // in a temporary folder, in one chat community; every node posts lines
 // lines. It waits until every node stores every message and node 0 has
 // verified the others.
-func startNodes(t *testing.T, n, lines int) []*dispersy.Node {
+func startNodes(t testing.TB, n, lines int) []*dispersy.Node {
 	t.Helper()
 	master := keys.DeriveKey(keys.Ed25519, []byte("debughttp browser test master"))
 	dir := t.TempDir()

@@ -150,7 +150,12 @@ function render(st) {
     const id = el("td", short(cm.id), "mono");
     id.title = cm.id;
     const pc = cm.peers_by_category || {};
-    tr.append(id, el("td", cm.overlay + (cm.destroyed ? " (destroyed)" : "")),
+    const overlay = el("td", cm.overlay + (cm.destroyed ? " (destroyed)" : ""));
+    const counters = Object.entries(cm.counters || {});
+    if (counters.length) {
+      overlay.append(el("div", counters.map(([k, v]) => k + " " + fmt(v)).join(" · "), "counters"));
+    }
+    tr.append(id, overlay,
       el("td", fmt(cm.messages), "num messages"), el("td", fmt(cm.delayed), "num delayed"),
       el("td", fmt(pc.walk || 0), "num walk"), el("td", fmt(pc.stumble || 0), "num stumble"),
       el("td", fmt(pc.intro || 0), "num intro"), el("td", fmt(pc.discovered || 0), "num discovered"),

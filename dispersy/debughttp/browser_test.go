@@ -175,7 +175,13 @@ const readPage = `(() => {
 func TestStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
 	nodes := startNodes(t, 3, 4)
-	h := debughttp.New(nodes[0], &debughttp.Options{Interval: 250 * time.Millisecond})
+	// Quick samples for the test; the docs' screenshot shows the default
+	// rate over half a minute.
+	opts, points := &debughttp.Options{Interval: 250 * time.Millisecond}, 12
+	if *updateScreenshot {
+		opts, points = nil, 30
+	}
+	h := debughttp.New(nodes[0], opts)
 	defer h.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/debug/dispersy/", h)
@@ -199,11 +205,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer bcancel()
 
+	// A few samples of history, so the charts show lines.
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(srv.URL+"/debug/dispersy/"),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
-		// A few seconds of history, so the charts show lines.
-		chromedp.Poll[chromedp.Void](`(document.querySelector("#chart-traffic polyline")?.points.length ?? 0) >= 12`, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(document.querySelector("#chart-traffic polyline")?.points.length ?? 0) >= %d`, points), chromedp.WithPollingTimeout(time.Minute)),
 	); err != nil {
 		t.Fatalf("loading the page: %v", err)
 	}

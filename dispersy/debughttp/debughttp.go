@@ -306,8 +306,9 @@ func (h *Handler) record(s *dispersy.Snapshot, now time.Time) {
 				h.drops.add(Drop{Time: now, Reason: reason.String(), Count: a - b})
 			}
 		}
+		// The first sample has no rates yet: it only starts the history.
+		h.history.add(r)
 	}
-	h.history.add(r)
 	h.prev = &sample{at: now, stats: s.Stats}
 }
 
@@ -394,7 +395,7 @@ type Drop struct {
 }
 
 // Rates is one sample of the history: per-second rates since the previous
-// sample (zero for the first) and the gauges at the sample.
+// sample and the gauges at the sample.
 type Rates struct {
 	Time        time.Time `json:"time"`
 	Received    float64   `json:"received"`

@@ -179,7 +179,8 @@ function render(st) {
   $("drop-reasons").hidden = reasons.length === 0;
   $("drop-reasons-empty").hidden = reasons.length !== 0;
 
-  const recent = (st.recent_drops || []).slice().reverse();
+  // The newest ten; status.json keeps more.
+  const recent = (st.recent_drops || []).slice(-10).reverse();
   fill($("recent-drops").tBodies[0], recent.map((d) => {
     const tr = el("tr");
     tr.append(el("td", ago(d.time, Date.now())), el("td", d.reason), el("td", fmt(d.count), "num"));

@@ -87,6 +87,8 @@ type runner struct {
 	dir    string
 	tmp    bool // dir is a temporary folder to remove
 	peers  []*peer
+
+	stopHTTP func() // -http's server, when serving
 }
 
 // result is what a run found.
@@ -106,6 +108,9 @@ func (d *runner) run(ctx context.Context) (result, error) {
 		return result{}, err
 	}
 	if err := d.start(ctx); err != nil {
+		return result{}, err
+	}
+	if err := d.serveStatus(); err != nil {
 		return result{}, err
 	}
 	want, err := d.existing()
@@ -466,6 +471,9 @@ func (d *runner) wait(ctx context.Context, want expected, start time.Time) (resu
 // close stops every node (waiting for its runner), closes every store and
 // removes a temporary folder. It returns the first problem.
 func (d *runner) close() error {
+	if d.stopHTTP != nil {
+		d.stopHTTP()
+	}
 	var first error
 	for _, p := range d.peers {
 		if p.node != nil {

@@ -36,7 +36,10 @@
 // -timeout (default 1m), -dir (keep the stores there; default a temporary
 // folder that is removed), -seed (keys, walkers and loss; default 1), -step
 // (walker step interval, default 200ms; every candidate lifetime is scaled
-// with it), -port (listen on ports P..P+peers-1; default free ports).
+// with it), -port (listen on ports P..P+peers-1; default free ports),
+// -http (serve peer 0's status page, status.json and metrics on this TCP
+// address, e.g. 127.0.0.1:8080, until the demo ends; see package
+// dispersy/debughttp).
 //
 // Exit status: 0 converged; 1 not converged, interrupted, or a local
 // failure (a port in use, a folder that cannot be written, a damaged or

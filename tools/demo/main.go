@@ -45,6 +45,7 @@ type options struct {
 	seed     uint64
 	step     time.Duration
 	port     int
+	http     string // -http: serve peer 0's status page there
 }
 
 // run is the command: it parses args, runs the demo, writes the summary to
@@ -75,6 +76,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	flags.Uint64Var(&o.seed, "seed", 1, "")
 	flags.DurationVar(&o.step, "step", 200*time.Millisecond, "")
 	flags.IntVar(&o.port, "port", 0, "")
+	flags.StringVar(&o.http, "http", "", "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			help(stdout)
@@ -102,7 +104,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 }
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: demo [-peers N] [-messages N] [-loss P] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] (demo -h for help)"
+const usageLine = "usage: demo [-peers N] [-messages N] [-loss P] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-http ADDR] (demo -h for help)"
 
 func usageError(stderr io.Writer, format string, args ...any) int {
 	fmt.Fprintf(stderr, "demo: "+format+"\n", args...)
@@ -136,6 +138,8 @@ Flags:
   -step D       walker step interval, %v..%v (default 200ms; Dispersy: 5s);
                 candidate lifetimes are scaled with it
   -port P       listen on ports P..P+peers-1 (default 0: free ports)
+  -http ADDR    serve peer 0's status page, status.json and metrics on TCP
+                address ADDR (e.g. 127.0.0.1:8080) until the demo ends
   -h            print this help
 
 Exit status: 0 converged, 1 not converged or a local failure (port in use,

@@ -23,22 +23,26 @@
 //	                       duration: 30s, 5m), 0 for never (default 1m)
 //	-max-communities N     most communities tracked at once (default 4096,
 //	                       dispersy.Config.MaxTrackerCommunities)
+//	-http ADDR             serve the status page, status.json and metrics
+//	                       (package dispersy/debughttp) on TCP address ADDR,
+//	                       e.g. 127.0.0.1:8080 (default: off)
 //	-h                     print the help on stdout
 //
-// Output on stdout: one line when it listens, then one line of statistics
-// per -stats interval:
+// Output on stdout: one line when it listens (and one for -http), then one
+// line of statistics per -stats interval:
 //
 //	tracker listening on 0.0.0.0:6421
+//	status page on http://127.0.0.1:8080/ (status.json, metrics)
 //	communities=2 received=1840 sent=2210 dropped=3
 //
 // communities is the number of tracker communities held now; received and
 // sent count datagrams since the start, dropped the inputs the engine
 // refused, for every reason (dispersy.Stats).
 //
-// Exit status: 0 after SIGINT or SIGTERM; 1 when the port cannot be opened
-// or the engine fails (one sentence on stderr, naming -addr and -port); 2
-// for a bad flag or value (one line naming the flag, then a usage line, on
-// stderr).
+// Exit status: 0 after SIGINT or SIGTERM; 1 when the port (or the -http
+// address) cannot be opened or the engine fails (one sentence on stderr,
+// naming the flag); 2 for a bad flag or value (one line naming the flag, then
+// a usage line, on stderr).
 //
 // # Invariants
 //

@@ -35,7 +35,7 @@ const (
 )
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: tracker [-addr HOST] [-port N] [-stats D] [-max-communities N] (-h for help)"
+const usageLine = "usage: tracker [-addr HOST] [-port N] [-stats D] [-max-communities N] [-http ADDR] (-h for help)"
 
 // run is the command: it returns the exit status (0 ok, 1 failure, 2 bad
 // usage) and stops when ctx is done.
@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", 6421, "")
 	stats := fs.Duration("stats", time.Minute, "")
 	max := fs.Int("max-communities", defaultMax, "")
+	httpAddr := fs.String("http", "", "")
 	badUsage := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "tracker: "+format+"\n%s\n", append(args, usageLine)...)
 		return exitUsage
@@ -92,6 +93,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "tracker listening on %s\n", ep.LocalAddr())
+	if *httpAddr != "" {
+		stopHTTP, err := serveStatus(*httpAddr, node, stdout)
+		if err != nil {
+			node.Close()
+			fmt.Fprintf(stderr, "tracker: %v\n", err)
+			return exitFail
+		}
+		defer stopHTTP()
+	}
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
 	var tick <-chan time.Time
@@ -122,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // usage prints the help text.
 func usage(w io.Writer, defaultMax int) {
-	fmt.Fprintf(w, `usage: tracker [-addr HOST] [-port N] [-stats D] [-max-communities N]
+	fmt.Fprintf(w, `usage: tracker [-addr HOST] [-port N] [-stats D] [-max-communities N] [-http ADDR]
 
 Runs a bootstrap tracker: a node that answers introduction requests for
 any community, so that peers that list its address in
@@ -139,13 +149,16 @@ Flags:
                        sent, and inputs dropped (every reason), since the
                        start
   -max-communities N   most communities tracked at once (default %d)
+  -http ADDR           serve the status page, status.json and metrics
+                       (package dispersy/debughttp) on TCP address ADDR,
+                       e.g. 127.0.0.1:8080 (default: off)
   -h                   print this help
 
 Output on stdout: "tracker listening on HOST:PORT" once it listens, then the
 statistics lines. It runs until SIGINT or SIGTERM.
 
-Exit status: 0 after SIGINT or SIGTERM; 1 when the port cannot be opened
-or the engine fails (one sentence on stderr); 2 for a usage error (the
+Exit status: 0 after SIGINT or SIGTERM; 1 when the port (or the -http
+address) cannot be opened or the engine fails (one sentence on stderr); 2 for a usage error (the
 problem, naming the flag, and a usage line on stderr).
 `, defaultMax)
 }

@@ -1,0 +1,357 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestSplitEnd(t *testing.T) {
+	for _, c := range []struct {
+		n, B int
+		sizes []int
+	}{
+		{16, 16, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+		{17, 16, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2}},
+		{33, 16, []int{2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3}},
+		{10, 4, []int{2, 3, 2, 3}},
+		{7, 2, []int{3, 4}},
+		{1000000, 16, []int{62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500}},
+		{1000001, 16, []int{62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62500, 62501}},
+	} {
+		var got []int
+		prev := 0
+		for b := range c.B {
+			e := splitEnd(c.n, c.B, b)
+			got = append(got, e-prev)
+			prev = e
+		}
+		if !slices.Equal(got, c.sizes) || prev != c.n {
+			t.Errorf("split %d into %d: %v, want %v", c.n, c.B, got, c.sizes)
+		}
+	}
+}
+
+func TestMinimalBound(t *testing.T) {
+	id := func(b ...byte) (x ID) { copy(x[:], b); return x }
+	for _, c := range []struct {
+		a, b, want Item
+	}{
+		{Item{1, id(9, 9)}, Item{2, id(1, 2, 3)}, Item{2, ID{}}},
+		{Item{5, id(1, 2, 3)}, Item{5, id(1, 2, 4)}, Item{5, id(1, 2, 4)}},
+		{Item{5, id(1, 2, 3)}, Item{5, id(1, 3, 0, 7)}, Item{5, id(1, 3)}},
+		{Item{5, id(0)}, Item{5, id(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)}, Item{5, id(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)}},
+	} {
+		got := minimalBound(c.a, c.b)
+		if got != c.want || !c.a.Less(got) || c.b.Less(got) {
+			t.Errorf("minimalBound(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// mkItem is item k of a deterministic universe: times grow by 0..2 (so some
+// times repeat and bounds need id prefixes), ids are hashes.
+func mkItem(k int) Item {
+	h := sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(k)))
+	var it Item
+	it.Time = uint64(k) - uint64(k)/3
+	copy(it.ID[:], h[:16])
+	return it
+}
+
+// pair builds the two indices of a simulation: a universe of n+d items where
+// each of the d differing items is missing from one side (alternating), at
+// random positions or at the tail.
+func pair(t testing.TB, n, d int, tail bool, seed uint64) (a, b *Index, onlyA, onlyB []Item) {
+	t.Helper()
+	all := make([]Item, n+d)
+	for k := range all {
+		all[k] = mkItem(k)
+	}
+	slices.SortFunc(all, Item.Compare)
+	drop := map[int]bool{}
+	r := rand.New(rand.NewPCG(seed, 2))
+	for len(drop) < d {
+		k := r.IntN(len(all))
+		if tail {
+			k = len(all) - 1 - len(drop)
+		}
+		drop[k] = true
+	}
+	var as, bs []Item
+	side := 0
+	for k, it := range all {
+		switch {
+		case !drop[k]:
+			as, bs = append(as, it), append(bs, it)
+		case side%2 == 0:
+			as, onlyA = append(as, it), append(onlyA, it)
+			side++
+		default:
+			bs, onlyB = append(bs, it), append(onlyB, it)
+			side++
+		}
+	}
+	var err error
+	if a, err = Build(as); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = Build(bs); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, onlyA, onlyB
+}
+
+type result struct {
+	rounds        int
+	bytesAB       int // initiator to responder
+	bytesBA       int
+	maxAB, maxBA  int
+	messagesAB    int
+	messagesBA    int
+	initiator     *Reconciler
+	err           error
+	budgetBreaker int
+}
+
+// simulate runs a session between initiator a and responder b.
+func simulate(t testing.TB, a, b *Index, lo, hi Bound, cfg Config) result {
+	t.Helper()
+	ini, err := NewInitiator(a, lo, hi, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsp, err := NewResponder(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := ini.cfg.MaxMessageBytes
+	res := result{initiator: ini}
+	msg, err := ini.Initiate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		res.bytesAB += len(msg)
+		res.messagesAB++
+		res.maxAB = max(res.maxAB, len(msg))
+		if len(msg) > budget {
+			res.budgetBreaker++
+		}
+		reply, _, err := rsp.Reconcile(msg)
+		if err != nil {
+			res.err = err
+			break
+		}
+		res.bytesBA += len(reply)
+		res.messagesBA++
+		res.maxBA = max(res.maxBA, len(reply))
+		if len(reply) > budget {
+			res.budgetBreaker++
+		}
+		var done bool
+		msg, done, err = ini.Reconcile(reply)
+		if err != nil {
+			res.err = err
+			break
+		}
+		if done {
+			break
+		}
+	}
+	res.rounds = ini.Rounds()
+	return res
+}
+
+func checkDiff(t *testing.T, res result, onlyA, onlyB []Item) {
+	t.Helper()
+	if res.err != nil {
+		t.Fatalf("session error: %v", res.err)
+	}
+	if res.budgetBreaker > 0 {
+		t.Fatalf("%d messages over the budget", res.budgetBreaker)
+	}
+	have := slices.Clone(res.initiator.Have())
+	slices.SortFunc(have, Item.Compare)
+	if !slices.Equal(have, onlyA) {
+		t.Fatalf("Have: %d items, want %d", len(have), len(onlyA))
+	}
+	need := slices.Clone(res.initiator.Need())
+	sortIDs(need)
+	want := make([]ID, len(onlyB))
+	for k := range onlyB {
+		want[k] = onlyB[k].ID
+	}
+	sortIDs(want)
+	if !slices.Equal(need, want) {
+		t.Fatalf("Need: %d ids, want %d", len(need), len(want))
+	}
+}
+
+// TestReconcileSimulation: two parties with d differences (random or tail,
+// each side missing some) end with exactly the symmetric difference, every
+// message within the budget.
+func TestReconcileSimulation(t *testing.T) {
+	unlimited := Config{MaxMessageBytes: 1 << 30, MaxRounds: 1 << 20, MaxRanges: 1 << 30, MaxIDs: 1 << 30}
+	for _, c := range []struct {
+		name string
+		n, d int
+		tail bool
+		cfg  Config
+	}{
+		{"empty", 0, 0, false, Config{}},
+		{"one", 1, 0, false, Config{}},
+		{"small-equal", 20, 0, false, Config{}},
+		{"small-diff", 20, 7, false, Config{}},
+		{"only-responder", 0, 1, false, Config{}},
+		{"10k-equal", 10000, 0, false, Config{}},
+		{"10k-d1", 10000, 1, false, Config{}},
+		{"10k-d2-tail", 10000, 2, true, Config{}},
+		{"10k-d50-random", 10000, 50, false, Config{MaxRounds: 1000}},
+		{"10k-d300-tail", 10000, 300, true, Config{MaxRounds: 1000}},
+		{"10k-d300-random-B4", 10000, 300, false, Config{Branch: 4, MaxRounds: 5000}},
+		{"10k-d300-random-min-budget", 10000, 300, false, Config{MaxMessageBytes: MinMessageBytes, MaxRounds: 10000}},
+		{"10k-d300-random-unlimited", 10000, 300, false, unlimited},
+		{"5k-d5000-disjoint-halves", 5000, 5000, false, Config{MaxRounds: 1000}},
+		{"10k-d300-B32-T100", 10000, 300, false, Config{Branch: 32, IDListThreshold: 100, MaxRounds: 1000}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for seed := range uint64(3) {
+				a, b, onlyA, onlyB := pair(t, c.n, c.d, c.tail, seed)
+				res := simulate(t, a, b, Zero, Infinity, c.cfg)
+				checkDiff(t, res, onlyA, onlyB)
+				if c.d == 0 && res.rounds != 1 {
+					t.Fatalf("equal sets took %d round trips", res.rounds)
+				}
+			}
+		})
+	}
+}
+
+// TestReconcileScope: an initiator reconciling a sub-range learns the
+// differences inside it and nothing outside.
+func TestReconcileScope(t *testing.T) {
+	a, b, onlyA, onlyB := pair(t, 5000, 200, false, 7)
+	lo, hi := mkItem(1000), mkItem(3000)
+	in := func(s []Item) (out []Item) {
+		for _, it := range s {
+			if !it.Less(lo) && it.Less(hi) {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	res := simulate(t, a, b, lo, hi, Config{MaxRounds: 1000})
+	wantA, wantB := in(onlyA), in(onlyB)
+	if len(wantA) == 0 || len(wantB) == 0 || len(wantA) == len(onlyA) {
+		t.Fatalf("scope does not split the differences: %d/%d %d/%d", len(wantA), len(onlyA), len(wantB), len(onlyB))
+	}
+	checkDiff(t, res, wantA, wantB)
+}
+
+// liar answers every range of a message with a random fingerprint.
+func liar(t *testing.T, r *rand.Rand, msg []byte) []byte {
+	m, err := Decode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range m.Ranges {
+		if m.Ranges[k].Mode != ModeSkip {
+			m.Ranges[k].Mode, m.Ranges[k].IDs = ModeFingerprint, nil
+			for i := range m.Ranges[k].Fingerprint {
+				m.Ranges[k].Fingerprint[i] = byte(r.Uint32())
+			}
+		}
+	}
+	out, err := m.AppendEncode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestLiarBounded: a peer that answers with random fingerprints forever costs
+// exactly MaxRounds round trips, then the session ends with ErrRoundLimit.
+func TestLiarBounded(t *testing.T) {
+	a, _, _, _ := pair(t, 20000, 0, false, 1)
+	for _, maxRounds := range []int{1, 5, 40} {
+		ini, err := NewInitiator(a, Zero, Infinity, Config{MaxRounds: maxRounds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(3, 4))
+		msg, _ := ini.Initiate()
+		sent := 1
+		for {
+			if len(msg) > DefaultMaxMessageBytes {
+				t.Fatalf("message of %d bytes", len(msg))
+			}
+			var done bool
+			msg, done, err = ini.Reconcile(liar(t, r, msg))
+			if err != nil || done {
+				break
+			}
+			sent++
+			if sent > maxRounds {
+				t.Fatalf("initiator sent %d messages, limit %d", sent, maxRounds)
+			}
+		}
+		if !errors.Is(err, ErrRoundLimit) || sent != maxRounds || ini.Rounds() != maxRounds {
+			t.Fatalf("maxRounds %d: sent %d, rounds %d, err %v", maxRounds, sent, ini.Rounds(), err)
+		}
+		if _, _, err := ini.Reconcile(msg); !errors.Is(err, ErrSessionOver) {
+			t.Fatalf("after the end: %v", err)
+		}
+	}
+}
+
+// TestResponderLimits: a responder answers at most MaxRounds messages and
+// refuses messages with more than MaxRanges ranges.
+func TestResponderLimits(t *testing.T) {
+	a, b, _, _ := pair(t, 1000, 10, false, 1)
+	ini, _ := NewInitiator(a, Zero, Infinity, Config{})
+	msg, _ := ini.Initiate()
+	rsp, _ := NewResponder(b, Config{MaxRounds: 2})
+	for k := range 3 {
+		_, _, err := rsp.Reconcile(msg)
+		if (k < 2) != (err == nil) {
+			t.Fatalf("message %d: %v", k, err)
+		}
+		if k == 2 && !errors.Is(err, ErrRoundLimit) {
+			t.Fatalf("third message: %v", err)
+		}
+	}
+	if _, err := Respond(b, msg, Config{MaxRanges: 3}); !errors.Is(err, ErrTooManyRanges) {
+		t.Fatalf("MaxRanges: %v", err)
+	}
+}
+
+// TestInitiatorRejects: replies outside the scope, and lists that would
+// exceed MaxIDs, end the session with their error.
+func TestInitiatorRejects(t *testing.T) {
+	a, _, _, _ := pair(t, 1000, 0, false, 1)
+	lo, hi := mkItem(100), mkItem(500)
+	ini, _ := NewInitiator(a, lo, hi, Config{})
+	ini.Initiate()
+	out := Message{Ranges: []Range{{Upper: Infinity, Mode: ModeFingerprint}}}
+	msg, _ := out.AppendEncode(nil)
+	if _, _, err := ini.Reconcile(msg); !errors.Is(err, ErrOutOfScope) {
+		t.Fatalf("out of scope: %v", err)
+	}
+	ini, _ = NewInitiator(a, Zero, Infinity, Config{MaxIDs: 100})
+	ini.Initiate()
+	out = Message{Ranges: []Range{{Upper: Infinity, Mode: ModeIDList}}} // "I hold nothing"
+	msg, _ = out.AppendEncode(nil)
+	if _, _, err := ini.Reconcile(msg); !errors.Is(err, ErrTooManyIDs) {
+		t.Fatalf("MaxIDs: %v", err)
+	}
+	if _, err := NewInitiator(a, Zero, Infinity, Config{Branch: 8, IDListThreshold: 4}); err == nil {
+		t.Fatal("IDListThreshold below Branch accepted")
+	}
+	if _, err := NewInitiator(a, Zero, Infinity, Config{MaxMessageBytes: 100}); err == nil {
+		t.Fatal("tiny budget accepted")
+	}
+}

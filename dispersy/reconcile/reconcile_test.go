@@ -11,7 +11,7 @@ import (
 
 func TestSplitEnd(t *testing.T) {
 	for _, c := range []struct {
-		n, B int
+		n, B  int
 		sizes []int
 	}{
 		{16, 16, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},

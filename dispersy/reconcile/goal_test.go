@@ -109,4 +109,3 @@ func TestGoalFigures(t *testing.T) {
 		}
 	}
 }
-

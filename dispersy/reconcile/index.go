@@ -390,16 +390,37 @@ func (ix *Index) PrefixSum(r int) Sum {
 	return s
 }
 
+// SumBelow returns the Sum of the items below k; its Count is k's rank.
+// One descent, O(log n).
+func (ix *Index) SumBelow(k Bound) Sum {
+	var s Sum
+	n := ix.root
+	if n == nil {
+		return s
+	}
+	for !n.leaf() {
+		i := n.route(k)
+		for j := range i {
+			s = s.Plus(n.sums[j])
+		}
+		n = n.kids[i]
+	}
+	for p := range n.search(k) {
+		s.Add(&n.items[p].ID)
+	}
+	return s
+}
+
 // SumRanks returns the Sum of the items of ranks [i, j).
 func (ix *Index) SumRanks(i, j int) Sum { return ix.PrefixSum(j).Minus(ix.PrefixSum(i)) }
 
 // Fingerprint returns the fingerprint of the items in [lo, hi). O(log n).
 func (ix *Index) Fingerprint(lo, hi Bound) Fingerprint {
-	i, j := ix.Rank(lo), ix.Rank(hi)
-	if j < i {
-		j = i
+	a, b := ix.SumBelow(lo), ix.SumBelow(hi)
+	if b.Count < a.Count {
+		return Sum{}.Fingerprint()
 	}
-	return ix.SumRanks(i, j).Fingerprint()
+	return b.Minus(a).Fingerprint()
 }
 
 // AppendRanks appends the items of ranks [i, j) to dst in order. O(log n + j − i).

@@ -54,6 +54,9 @@ func check(t *testing.T, r *rand.Rand, ix *Index, m naive) {
 		if got, want := ix.Rank(k), m.rank(k); got != want {
 			t.Fatalf("Rank(%v) = %d, want %d", k, got, want)
 		}
+		if got, want := ix.SumBelow(k), m.sum(0, m.rank(k)); got != want {
+			t.Fatalf("SumBelow(%v) = %+v, want %+v", k, got, want)
+		}
 		if got, want := ix.Has(k), m.rank(k) < len(m) && m[m.rank(k)] == k; got != want {
 			t.Fatalf("Has(%v) = %v, want %v", k, got, want)
 		}

@@ -247,11 +247,11 @@ func (s *Reconciler) process(w *writer, m *Message) error {
 		case ModeSkip:
 			w.skipTo(r.Upper)
 		case ModeFingerprint:
-			i, j := s.ix.Rank(lo), s.ix.Rank(r.Upper)
-			if s.ix.SumRanks(i, j).Fingerprint() == r.Fingerprint {
+			a, b := s.ix.SumBelow(lo), s.ix.SumBelow(r.Upper)
+			if b.Minus(a).Fingerprint() == r.Fingerprint {
 				w.skipTo(r.Upper)
 			} else {
-				at, stopped = s.emitMine(w, lo, r.Upper, i, j)
+				at, stopped = s.emitMine(w, lo, r.Upper, int(a.Count), int(b.Count))
 			}
 		case ModeIDList:
 			if s.initiator {

@@ -259,8 +259,10 @@ func (s *Reconciler) process(w *writer, m *Message) error {
 					return err
 				}
 				w.skipTo(r.Upper)
+			} else if a, b := s.ix.SumBelow(lo), s.ix.SumBelow(r.Upper); b.Minus(a) == SumOf(r.IDs) {
+				w.skipTo(r.Upper) // same ids: nothing for the initiator to learn
 			} else {
-				at, stopped = s.emitIDs(w, lo, r.Upper, s.ix.Rank(lo), s.ix.Rank(r.Upper))
+				at, stopped = s.emitIDs(w, lo, r.Upper, int(a.Count), int(b.Count))
 			}
 		}
 		if stopped {

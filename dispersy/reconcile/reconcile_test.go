@@ -355,3 +355,67 @@ func TestInitiatorRejects(t *testing.T) {
 		t.Fatal("tiny budget accepted")
 	}
 }
+
+// TestAnswerShapes pins how one side answers one range: a matching
+// fingerprint with nothing, a mismatching one over many items with Branch
+// sub-ranges of the split sizes and the index's own fingerprints, over few
+// items with their ids, and an id list with the responder's list.
+func TestAnswerShapes(t *testing.T) {
+	items := make([]Item, 100)
+	for k := range items {
+		items[k] = mkItem(k)
+	}
+	slices.SortFunc(items, Item.Compare)
+	ix, _ := Build(items)
+	ask := func(rs ...Range) Message {
+		t.Helper()
+		in, err := (&Message{Ranges: rs}).AppendEncode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := Respond(ix, in, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Decode(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := ask(Range{Upper: Infinity, Mode: ModeFingerprint, Fingerprint: ix.Total().Fingerprint()}); len(m.Ranges) != 0 {
+		t.Fatalf("matching fingerprint answered with %d ranges", len(m.Ranges))
+	}
+	m := ask(Range{Upper: Infinity, Mode: ModeFingerprint})
+	if len(m.Ranges) != DefaultBranch {
+		t.Fatalf("split into %d ranges", len(m.Ranges))
+	}
+	lo, prev := Zero, 0
+	for b, r := range m.Ranges {
+		cnt := ix.Rank(r.Upper) - ix.Rank(lo)
+		if want := splitEnd(100, DefaultBranch, b) - prev; r.Mode != ModeFingerprint || cnt != want || r.Fingerprint != ix.Fingerprint(lo, r.Upper) {
+			t.Fatalf("sub-range %d: mode %d, %d items (want %d)", b, r.Mode, cnt, want)
+		}
+		prev += cnt
+		lo = r.Upper
+	}
+	// 16 items or fewer: their ids.
+	hi := items[16]
+	m = ask(Range{Upper: hi, Mode: ModeFingerprint})
+	if len(m.Ranges) != 1 || m.Ranges[0].Mode != ModeIDList || len(m.Ranges[0].IDs) != 16 || m.Ranges[0].Upper != hi {
+		t.Fatalf("small range: %+v", m.Ranges)
+	}
+	// An id list: the responder's own list; the same list: nothing.
+	m = ask(Range{Upper: hi, Mode: ModeIDList, IDs: m.Ranges[0].IDs[:3]})
+	if len(m.Ranges) != 1 || m.Ranges[0].Mode != ModeIDList || len(m.Ranges[0].IDs) != 16 {
+		t.Fatalf("id list answer: %+v", m.Ranges)
+	}
+	if m = ask(Range{Upper: hi, Mode: ModeIDList, IDs: m.Ranges[0].IDs}); len(m.Ranges) != 0 {
+		t.Fatalf("equal id list answered with %d ranges", len(m.Ranges))
+	}
+	// A skip keeps its place: a range after it is answered after it.
+	m = ask(Range{Upper: items[50], Mode: ModeSkip}, Range{Upper: items[60], Mode: ModeFingerprint})
+	if len(m.Ranges) != 2 || m.Ranges[0].Mode != ModeSkip || m.Ranges[0].Upper != items[50] || len(m.Ranges[1].IDs) != 10 {
+		t.Fatalf("skip then small range: %+v", m.Ranges)
+	}
+}

@@ -81,8 +81,9 @@ func TestGoalFigures(t *testing.T) {
 	}
 	unlimited := Config{MaxMessageBytes: math.MaxInt32, MaxRounds: 1 << 20, MaxRanges: math.MaxInt32, MaxIDs: math.MaxInt32}
 	datagram := Config{MaxRounds: 1 << 20}
+	batch := Config{MaxRounds: 1 << 20, MaxMessagesPerRound: 8}
 	t.Logf("N = %d, B = %d, id-list threshold = %d", n, DefaultBranch, DefaultBranch)
-	t.Logf("%-6s %-7s %-9s %6s %6s %9s %9s %7s %7s", "d", "pattern", "budget", "rounds", "goal", "bytes a→b", "bytes b→a", "max a→b", "max b→a")
+	t.Logf("%-6s %-7s %-9s %6s %6s %9s %9s %7s %7s %6s %6s", "d", "pattern", "budget", "rounds", "goal", "bytes a→b", "bytes b→a", "max a→b", "max b→a", "msgs→", "msgs←")
 	for _, d := range []int{0, 1, 10, 100, 1000} {
 		for _, tail := range []bool{true, false} {
 			if d == 0 && !tail {
@@ -93,12 +94,17 @@ func TestGoalFigures(t *testing.T) {
 			for _, c := range []struct {
 				name string
 				cfg  Config
-			}{{"1000 B", datagram}, {"none", unlimited}} {
-				res := simulate(t, a, b, Zero, Infinity, c.cfg)
+			}{{"1000 B", datagram}, {"8x1000 B", batch}, {"none", unlimited}} {
+				var res result
+				if c.cfg.MaxMessagesPerRound > 1 {
+					res = simulateBatch(t, a, b, c.cfg, 1)
+				} else {
+					res = simulate(t, a, b, Zero, Infinity, c.cfg)
+				}
 				checkDiff(t, res, onlyA, onlyB)
 				goal := goalBound(n, d, DefaultBranch)
-				t.Logf("%-6d %-7s %-9s %6d %6.2f %9d %9d %7d %7d", d, pattern, c.name, res.rounds, goal,
-					res.bytesAB, res.bytesBA, res.maxAB, res.maxBA)
+				t.Logf("%-6d %-7s %-9s %6d %6.2f %9d %9d %7d %7d %6d %6d", d, pattern, c.name, res.rounds, goal,
+					res.bytesAB, res.bytesBA, res.maxAB, res.maxBA, res.messagesAB, res.messagesBA)
 				if d == 0 && (res.rounds != 1 || res.messagesAB != 1 || res.messagesBA != 1 || res.maxAB > DefaultMaxMessageBytes) {
 					t.Errorf("equal sets: %d round trips, %d/%d messages, largest %d bytes", res.rounds, res.messagesAB, res.messagesBA, res.maxAB)
 				}

@@ -316,5 +316,30 @@ func FuzzReconcile(f *testing.F) {
 				}
 			}
 		}
+		// The batch paths: a responder writing up to 3 messages, an
+		// initiator taking the input cut in two as the replies of a round.
+		bc := cfg
+		bc.MaxMessagesPerRound = 3
+		rsp, _ := NewResponder(b, bc)
+		ini, _ := NewInitiator(a, Bound{Time: 20}, Bound{Time: 150}, bc)
+		ini.InitiateBatch()
+		outs, _, err1 := rsp.RespondBatch(msg)
+		more, _, err2 := ini.ReconcileBatch([][]byte{msg[:len(msg)/2], msg[len(msg)/2:]})
+		for _, err := range []error{err1, err2} {
+			if err != nil && !slices.ContainsFunc(known, func(e error) bool { return errors.Is(err, e) }) {
+				t.Fatalf("error outside the closed sets: %v", err)
+			}
+		}
+		if len(outs) > 3 || len(more) > 3 {
+			t.Fatalf("%d and %d messages, limit 3", len(outs), len(more))
+		}
+		for _, o := range append(outs, more...) {
+			if len(o) > MinMessageBytes {
+				t.Fatalf("message of %d bytes", len(o))
+			}
+			if _, err := Decode(o); err != nil {
+				t.Fatalf("message does not decode: %v", err)
+			}
+		}
 	})
 }

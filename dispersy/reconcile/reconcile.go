@@ -38,6 +38,13 @@ type Config struct {
 	// not fit are folded into one fingerprint at the end of the message, a
 	// continuation the peer answers in the next round trip.
 	MaxMessageBytes int
+	// MaxMessagesPerRound is how many messages (datagrams) an initiator's
+	// [Reconciler.InitiateBatch] and [Reconciler.ReconcileBatch] may send in
+	// one round trip, and a responder's [Reconciler.RespondBatch] in answer
+	// to one message (default 1). Ranges are answered in one pass over a
+	// round's messages, and only what does not fit in all of them becomes
+	// a continuation, so large differences take fewer round trips.
+	MaxMessagesPerRound int
 	// MaxRounds bounds the round trips of a session (default 64): an
 	// initiator sends at most this many messages, a responder answers at
 	// most this many. Then the session ends with [ErrRoundLimit].
@@ -58,6 +65,7 @@ func (c Config) resolve() (Config, error) {
 	def(&c.Branch, DefaultBranch)
 	def(&c.IDListThreshold, c.Branch)
 	def(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&c.MaxMessagesPerRound, 1)
 	def(&c.MaxRounds, DefaultMaxRounds)
 	def(&c.MaxRanges, DefaultMaxRanges)
 	def(&c.MaxIDs, DefaultMaxIDs)
@@ -68,8 +76,8 @@ func (c Config) resolve() (Config, error) {
 		return c, fmt.Errorf("reconcile: IDListThreshold %d below Branch %d", c.IDListThreshold, c.Branch)
 	case c.MaxMessageBytes < MinMessageBytes:
 		return c, fmt.Errorf("reconcile: MaxMessageBytes %d below %d", c.MaxMessageBytes, MinMessageBytes)
-	case c.MaxRounds < 1 || c.MaxRanges < 1 || c.MaxIDs < 1:
-		return c, errors.New("reconcile: MaxRounds, MaxRanges and MaxIDs must be positive")
+	case c.MaxRounds < 1 || c.MaxRanges < 1 || c.MaxIDs < 1 || c.MaxMessagesPerRound < 1:
+		return c, errors.New("reconcile: MaxMessagesPerRound, MaxRounds, MaxRanges and MaxIDs must be positive")
 	}
 	return c, nil
 }
@@ -161,18 +169,30 @@ func (s *Reconciler) Need() []ID { return s.need }
 // Initiate returns the first message: the scope split into Branch
 // fingerprints (or the initiator's ids when it holds few items there).
 func (s *Reconciler) Initiate() ([]byte, error) {
+	out, err := s.initiate(1)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// InitiateBatch is [Reconciler.Initiate] with up to MaxMessagesPerRound
+// messages: send them all, answer each with the responder, and give all the
+// replies to [Reconciler.ReconcileBatch] together.
+func (s *Reconciler) InitiateBatch() ([][]byte, error) { return s.initiate(s.cfg.MaxMessagesPerRound) }
+
+func (s *Reconciler) initiate(msgs int) ([][]byte, error) {
 	if !s.initiator || s.rounds > 0 || s.over {
 		return nil, ErrSessionOver
 	}
-	w := s.newWriter()
+	w := s.newWriter(msgs)
 	w.skipTo(s.lo)
 	i, j := s.ix.Rank(s.lo), s.ix.Rank(s.hi)
 	if at, stopped := s.emitMine(w, s.lo, s.hi, i, j); stopped {
 		s.collapse(w, at, s.hi)
 	}
 	s.rounds = 1
-	s.BytesOut += len(w.buf)
-	return w.buf, nil
+	return s.finish(w), nil
 }
 
 // Reconcile processes a message from the peer. The initiator returns the next
@@ -180,53 +200,160 @@ func (s *Reconciler) Initiate() ([]byte, error) {
 // the responder always returns a reply, with done = true when the reply
 // carries nothing for the initiator to answer. An error ends the session.
 func (s *Reconciler) Reconcile(msg []byte) (reply []byte, done bool, err error) {
-	if s.over || (s.initiator && s.rounds == 0) {
+	var out [][]byte
+	if s.initiator {
+		out, done, err = s.ReconcileBatch([][]byte{msg})
+	} else {
+		out, done, err = s.respond(msg, 1)
+	}
+	if len(out) == 0 {
+		return nil, done, err
+	}
+	return out[0], done, err
+}
+
+// ReconcileBatch is the initiator's [Reconciler.Reconcile] for a round trip
+// of several messages: it takes the replies to all the messages of the
+// previous round (in any order; several per message from
+// [Reconciler.RespondBatch]) and returns up to MaxMessagesPerRound messages
+// for the next, or done = true. The replies of a round may hold at most
+// MaxRanges × MaxMessagesPerRound ranges together.
+func (s *Reconciler) ReconcileBatch(replies [][]byte) (next [][]byte, done bool, err error) {
+	if !s.initiator || s.over || s.rounds == 0 {
+		return nil, false, ErrSessionOver
+	}
+	next, done, err = s.reconcileBatch(replies)
+	if err != nil || done {
+		s.over = true
+	}
+	return next, done, err
+}
+
+// RespondBatch is the responder's [Reconciler.Reconcile] with up to
+// MaxMessagesPerRound reply messages to the one message received, for an
+// initiator that sends batches ([Reconciler.ReconcileBatch] takes the
+// replies to all its messages of a round together). A responder writes at
+// most MaxMessagesPerRound messages per message received: its amplification
+// factor, which the caller must allow only toward verified peers.
+func (s *Reconciler) RespondBatch(msg []byte) (replies [][]byte, done bool, err error) {
+	if s.initiator {
+		return nil, false, ErrSessionOver
+	}
+	return s.respond(msg, s.cfg.MaxMessagesPerRound)
+}
+
+func (s *Reconciler) respond(msg []byte, msgs int) ([][]byte, bool, error) {
+	if s.over {
 		return nil, false, ErrSessionOver
 	}
 	s.BytesIn += len(msg)
-	reply, done, err = s.reconcile(msg)
-	if err != nil || (done && s.initiator) {
-		s.over = true
+	m, err := s.decode(msg)
+	if err == nil && s.rounds >= s.cfg.MaxRounds {
+		err = ErrRoundLimit
 	}
-	return reply, done, err
+	if err != nil {
+		s.over = true
+		return nil, false, err
+	}
+	w := s.newWriter(msgs)
+	if err := s.process(w, &m); err != nil {
+		s.over = true
+		return nil, false, err
+	}
+	s.rounds++
+	return s.finish(w), w.ranges == 0, nil
 }
 
-func (s *Reconciler) reconcile(msg []byte) ([]byte, bool, error) {
+func (s *Reconciler) decode(msg []byte) (Message, error) {
 	m, err := Decode(msg)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(m.Ranges) > s.cfg.MaxRanges {
+		return Message{}, ErrTooManyRanges
+	}
+	return m, nil
+}
+
+func (s *Reconciler) reconcileBatch(replies [][]byte) ([][]byte, bool, error) {
+	parts := make([]Message, 0, len(replies))
+	total := 0
+	for _, b := range replies {
+		s.BytesIn += len(b)
+		m, err := s.decode(b)
+		if err != nil {
+			return nil, false, err
+		}
+		if total += len(m.Ranges); total > s.cfg.MaxRanges*s.cfg.MaxMessagesPerRound {
+			return nil, false, ErrTooManyRanges
+		}
+		if len(m.Ranges) > 0 {
+			parts = append(parts, m)
+		}
+	}
+	m, err := join(parts)
 	if err != nil {
 		return nil, false, err
 	}
-	if len(m.Ranges) > s.cfg.MaxRanges {
-		return nil, false, ErrTooManyRanges
-	}
-	if !s.initiator && s.rounds >= s.cfg.MaxRounds {
-		return nil, false, ErrRoundLimit
-	}
-	if s.initiator {
-		lo := Zero
-		for k := range m.Ranges {
-			r := &m.Ranges[k]
-			if r.Mode != ModeSkip && (lo.Less(s.lo) || s.hi.Less(r.Upper)) {
-				return nil, false, ErrOutOfScope
-			}
-			lo = r.Upper
+	lo := Zero
+	for k := range m.Ranges {
+		r := &m.Ranges[k]
+		if r.Mode != ModeSkip && (lo.Less(s.lo) || s.hi.Less(r.Upper)) {
+			return nil, false, ErrOutOfScope
 		}
+		lo = r.Upper
 	}
-	w := s.newWriter()
+	w := s.newWriter(s.cfg.MaxMessagesPerRound)
 	if err := s.process(w, &m); err != nil {
 		return nil, false, err
 	}
-	if s.initiator {
-		if w.ranges == 0 {
-			return nil, true, nil
-		}
-		if s.rounds >= s.cfg.MaxRounds {
-			return nil, false, ErrRoundLimit
-		}
+	if w.ranges == 0 {
+		return nil, true, nil
+	}
+	if s.rounds >= s.cfg.MaxRounds {
+		return nil, false, ErrRoundLimit
 	}
 	s.rounds++
-	s.BytesOut += len(w.buf)
-	return w.buf, w.ranges == 0, nil
+	return s.finish(w), false, nil
+}
+
+// join puts the replies of one round back into one message: each covers
+// its own span (after a leading skip), and the spans must not overlap.
+func join(parts []Message) (Message, error) {
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	start := func(m *Message) Bound {
+		if m.Ranges[0].Mode == ModeSkip {
+			return m.Ranges[0].Upper
+		}
+		return Zero
+	}
+	slices.SortFunc(parts, func(a, b Message) int { return start(&a).Compare(start(&b)) })
+	var out Message
+	for k := range parts {
+		rs := parts[k].Ranges
+		if n := len(out.Ranges); n > 0 {
+			end := out.Ranges[n-1].Upper
+			switch c := start(&parts[k]).Compare(end); {
+			case c < 0 || rs[0].Mode != ModeSkip:
+				return Message{}, ErrOutOfScope // overlapping replies
+			case c == 0:
+				rs = rs[1:]
+			}
+		}
+		out.Ranges = append(out.Ranges, rs...)
+	}
+	return out, nil
+}
+
+// finish returns the messages w wrote and counts their bytes.
+func (s *Reconciler) finish(w *writer) [][]byte {
+	out := w.done()
+	for _, b := range out {
+		s.BytesOut += len(b)
+	}
+	return out
 }
 
 // process answers every range of m up to its last non-skip range, writing to
@@ -291,7 +418,7 @@ func (s *Reconciler) emitMine(w *writer, lo, hi Bound, i, j int) (Bound, bool) {
 		}
 		next := s.ix.PrefixSum(e)
 		r := Range{Upper: upper, Mode: ModeFingerprint, Fingerprint: next.Minus(prefix).Fingerprint()}
-		if !w.fits(&r, reserve) {
+		if !w.makeRoom(&r) {
 			return lo, true
 		}
 		w.put(&r)
@@ -309,10 +436,12 @@ func splitEnd(n, B, b int) int { return n * (b + 1) / B }
 // not all fit, it lists a prefix of them over a shortened range and stops.
 func (s *Reconciler) emitIDs(w *writer, lo, hi Bound, i, j int) (Bound, bool) {
 	n := j - i
-	room := w.budget - reserve - len(w.buf) - w.pendingCost() - (maxBoundSize + 1 + uvarintLen(uint64(n)))
-	k := min(n, max(room, 0)/idSize)
-	if k == 0 && n > 0 {
-		return lo, true
+	k := n
+	if !w.makeRoomFor(hi, uvarintLen(uint64(n))+idSize*n) {
+		k = min(n, max(w.room()-(maxBoundSize+1+uvarintLen(uint64(n))), 0)/idSize)
+		if k == 0 {
+			return lo, true
+		}
 	}
 	items := s.ix.AppendRanks(make([]Item, 0, k), i, i+k)
 	upper := hi
@@ -324,7 +453,7 @@ func (s *Reconciler) emitIDs(w *writer, lo, hi Bound, i, j int) (Bound, bool) {
 		r.IDs[x] = items[x].ID
 	}
 	sortIDs(r.IDs)
-	if !w.fits(&r, reserve) {
+	if !w.makeRoom(&r) {
 		return lo, true
 	}
 	w.put(&r)
@@ -339,6 +468,8 @@ func (s *Reconciler) collapse(w *writer, at, end Bound) {
 		return
 	}
 	r := Range{Upper: end, Mode: ModeFingerprint, Fingerprint: s.ix.Fingerprint(at, end)}
+	w.last = true // the reserve was kept for this range
+	w.makeRoom(&r)
 	w.put(&r)
 }
 
@@ -386,19 +517,25 @@ func (s *Reconciler) diff(lo, hi Bound, theirs []ID) error {
 	return nil
 }
 
-// writer builds a message within the budget, merging consecutive skips and
-// dropping a trailing one.
+// writer builds up to a given number of messages within the budget each,
+// merging consecutive skips and dropping a trailing one. The last message it
+// may write keeps room for the continuation (reserve); every later message
+// starts with a skip to where the previous one ended.
 type writer struct {
-	buf      []byte
+	msgs     [][]byte // finished messages
+	buf      []byte   // the message being written
 	budget   int
-	prevTime uint64 // time of the last written bound
+	left     int    // messages that may still be started after buf
+	last     bool   // collapse: the reserve is being used
+	prevTime uint64 // time of the last bound written in buf
 	pos      Bound  // upper bound of everything covered so far
 	skipping bool   // a skip up to pos is pending
-	ranges   int    // non-skip ranges written
+	ranges   int    // non-skip ranges written in all messages
+	inBuf    int    // non-skip ranges written in buf
 }
 
-func (s *Reconciler) newWriter() *writer {
-	return &writer{buf: append(make([]byte, 0, 256), Version), budget: s.cfg.MaxMessageBytes}
+func (s *Reconciler) newWriter(msgs int) *writer {
+	return &writer{buf: append(make([]byte, 0, 256), Version), budget: s.cfg.MaxMessageBytes, left: msgs - 1}
 }
 
 func (w *writer) skipTo(b Bound) {
@@ -407,19 +544,45 @@ func (w *writer) skipTo(b Bound) {
 	}
 }
 
-func (w *writer) pendingCost() int {
-	if !w.skipping {
-		return 0
+// room returns the bytes left in buf for the next range, pending skip
+// included, after the reserve when buf is the last message.
+func (w *writer) room() int {
+	n := w.budget - len(w.buf)
+	if w.skipping {
+		n -= boundSize(w.prevTime, w.pos) + 1
 	}
-	return boundSize(w.prevTime, w.pos) + 1
+	if w.left == 0 && !w.last {
+		n -= reserve
+	}
+	return n
 }
 
-func (w *writer) fits(r *Range, reserve int) bool {
+func (w *writer) cost(upper Bound, payload int) int {
 	prev := w.prevTime
 	if w.skipping {
 		prev = w.pos.Time
 	}
-	return len(w.buf)+w.pendingCost()+rangeSize(prev, r)+reserve <= w.budget
+	return boundSize(prev, upper) + 1 + payload
+}
+
+// makeRoomFor reports whether a range up to upper with payload bytes fits,
+// starting the next message when it does not fit in this one.
+func (w *writer) makeRoomFor(upper Bound, payload int) bool {
+	if w.cost(upper, payload) <= w.room() {
+		return true
+	}
+	if w.left == 0 || w.inBuf == 0 {
+		return false
+	}
+	w.msgs = append(w.msgs, w.buf)
+	w.buf, w.prevTime, w.inBuf = append(make([]byte, 0, 256), Version), 0, 0
+	w.left--
+	w.skipping = Zero.Less(w.pos)
+	return w.cost(upper, payload) <= w.room()
+}
+
+func (w *writer) makeRoom(r *Range) bool {
+	return w.makeRoomFor(r.Upper, rangeSize(0, r)-boundSize(0, r.Upper)-1)
 }
 
 func (w *writer) put(r *Range) {
@@ -430,4 +593,14 @@ func (w *writer) put(r *Range) {
 	w.buf = appendRange(w.buf, w.prevTime, r)
 	w.prevTime, w.pos = r.Upper.Time, r.Upper
 	w.ranges++
+	w.inBuf++
+}
+
+// done returns the messages: at least one (an empty message says "nothing
+// more"), and no message without ranges after the first.
+func (w *writer) done() [][]byte {
+	if w.inBuf > 0 || len(w.msgs) == 0 {
+		w.msgs = append(w.msgs, w.buf)
+	}
+	return w.msgs
 }

@@ -419,3 +419,138 @@ func TestAnswerShapes(t *testing.T) {
 		t.Fatalf("skip then small range: %+v", m.Ranges)
 	}
 }
+
+// simulateBatch runs a session in which the initiator sends up to
+// cfg.MaxMessagesPerRound messages per round trip; the replies reach it in
+// a shuffled order.
+func simulateBatch(t testing.TB, a, b *Index, cfg Config, seed uint64) result {
+	t.Helper()
+	ini, err := NewInitiator(a, Zero, Infinity, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsp, err := NewResponder(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 5))
+	budget := ini.cfg.MaxMessageBytes
+	res := result{initiator: ini}
+	msgs, err := ini.InitiateBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if len(msgs) > ini.cfg.MaxMessagesPerRound {
+			t.Fatalf("%d messages in one round, limit %d", len(msgs), ini.cfg.MaxMessagesPerRound)
+		}
+		var replies [][]byte
+		for _, msg := range msgs {
+			res.bytesAB += len(msg)
+			res.messagesAB++
+			res.maxAB = max(res.maxAB, len(msg))
+			if len(msg) > budget {
+				res.budgetBreaker++
+			}
+			out, _, err := rsp.RespondBatch(msg)
+			if err != nil {
+				res.err = err
+				return res
+			}
+			for _, reply := range out {
+				res.bytesBA += len(reply)
+				res.messagesBA++
+				res.maxBA = max(res.maxBA, len(reply))
+				if len(reply) > budget {
+					res.budgetBreaker++
+				}
+				replies = append(replies, reply)
+			}
+		}
+		r.Shuffle(len(replies), func(i, j int) { replies[i], replies[j] = replies[j], replies[i] })
+		var done bool
+		msgs, done, err = ini.ReconcileBatch(replies)
+		if err != nil {
+			res.err = err
+			break
+		}
+		if done {
+			break
+		}
+	}
+	res.rounds = ini.Rounds()
+	return res
+}
+
+// TestReconcileBatch: with several messages per round trip the session finds
+// the same symmetric difference in fewer round trips, every message within
+// the budget.
+func TestReconcileBatch(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		n, d     int
+		tail     bool
+		perRound int
+	}{
+		{"equal", 10000, 0, false, 8},
+		{"d1", 10000, 1, false, 8},
+		{"d300-random-8", 10000, 300, false, 8},
+		{"d300-random-3", 10000, 300, false, 3},
+		{"d1000-tail-8", 10000, 1000, true, 8},
+		{"d3000-random-16", 3000, 3000, false, 16},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for seed := range uint64(3) {
+				a, b, onlyA, onlyB := pair(t, c.n, c.d, c.tail, seed)
+				single := simulate(t, a, b, Zero, Infinity, Config{MaxRounds: 10000})
+				res := simulateBatch(t, a, b, Config{MaxRounds: 10000, MaxMessagesPerRound: c.perRound}, seed)
+				checkDiff(t, res, onlyA, onlyB)
+				if c.d == 0 && (res.rounds != 1 || res.messagesAB != 1) {
+					t.Fatalf("equal sets: %d round trips, %d messages", res.rounds, res.messagesAB)
+				}
+				if res.rounds > single.rounds {
+					t.Fatalf("%d round trips in batches, %d one message at a time", res.rounds, single.rounds)
+				}
+				t.Logf("%s seed %d: %d vs %d rounds, bytes %d/%d vs %d/%d", c.name, seed, res.rounds, single.rounds, res.bytesAB, res.bytesBA, single.bytesAB, single.bytesBA)
+				if c.d >= 300 && res.rounds*3 > single.rounds {
+					t.Fatalf("batches of %d: %d round trips, one at a time %d", c.perRound, res.rounds, single.rounds)
+				}
+			}
+		})
+	}
+}
+
+// TestJoinRejectsOverlap: replies of one round whose spans overlap end the
+// session.
+func TestJoinRejectsOverlap(t *testing.T) {
+	a, _, _, _ := pair(t, 1000, 0, false, 1)
+	ini, _ := NewInitiator(a, Zero, Infinity, Config{MaxMessagesPerRound: 2})
+	ini.InitiateBatch()
+	enc := func(rs ...Range) []byte {
+		b, err := (&Message{Ranges: rs}).AppendEncode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	x, y := mkItem(100), mkItem(200)
+	if x.Compare(y) > 0 {
+		x, y = y, x
+	}
+	r1 := enc(Range{Upper: y, Mode: ModeFingerprint})
+	r2 := enc(Range{Upper: x, Mode: ModeSkip}, Range{Upper: Infinity, Mode: ModeFingerprint})
+	if _, _, err := ini.ReconcileBatch([][]byte{r1, r2}); !errors.Is(err, ErrOutOfScope) {
+		t.Fatalf("overlapping replies: %v", err)
+	}
+	ini, _ = NewInitiator(a, Zero, Infinity, Config{MaxMessagesPerRound: 2})
+	ini.InitiateBatch()
+	r2 = enc(Range{Upper: y, Mode: ModeSkip}, Range{Upper: Infinity, Mode: ModeFingerprint})
+	if _, done, err := ini.ReconcileBatch([][]byte{r2, r1}); err != nil || done {
+		t.Fatalf("adjacent replies: done %v, %v", done, err)
+	}
+	ini, _ = NewInitiator(a, Zero, Infinity, Config{MaxMessagesPerRound: 2, MaxRanges: 1})
+	ini.InitiateBatch()
+	if _, _, err := ini.ReconcileBatch([][]byte{r1, r1, r1}); !errors.Is(err, ErrTooManyRanges) {
+		t.Fatalf("more ranges than 2 × MaxRanges: %v", err)
+	}
+}

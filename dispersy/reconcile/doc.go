@@ -50,6 +50,13 @@
 // large difference takes several datagrams, about one round trip per 1 KB of
 // ids and fingerprints that must flow.
 //
+// With MaxMessagesPerRound > 1 a round trip carries several messages: the
+// initiator writes up to that many ([Reconciler.InitiateBatch],
+// [Reconciler.ReconcileBatch]), each a complete message that skips what the
+// previous ones covered; the responder answers each with up to that many
+// ([Reconciler.RespondBatch]); the initiator joins all the replies of a round
+// (they cover disjoint spans, in any order) and answers them in one pass.
+//
 // # Limits
 //
 // A peer that lies (random fingerprints forever, lists of ids it does not

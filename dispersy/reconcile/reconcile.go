@@ -202,7 +202,7 @@ func (s *Reconciler) initiate(msgs int) ([][]byte, error) {
 func (s *Reconciler) Reconcile(msg []byte) (reply []byte, done bool, err error) {
 	var out [][]byte
 	if s.initiator {
-		out, done, err = s.ReconcileBatch([][]byte{msg})
+		out, done, err = s.batch([][]byte{msg}, 1)
 	} else {
 		out, done, err = s.respond(msg, 1)
 	}
@@ -219,10 +219,15 @@ func (s *Reconciler) Reconcile(msg []byte) (reply []byte, done bool, err error) 
 // for the next, or done = true. The replies of a round may hold at most
 // MaxRanges × MaxMessagesPerRound ranges together.
 func (s *Reconciler) ReconcileBatch(replies [][]byte) (next [][]byte, done bool, err error) {
+	return s.batch(replies, s.cfg.MaxMessagesPerRound)
+}
+
+// batch answers the replies of a round with up to msgs messages.
+func (s *Reconciler) batch(replies [][]byte, msgs int) (next [][]byte, done bool, err error) {
 	if !s.initiator || s.over || s.rounds == 0 {
 		return nil, false, ErrSessionOver
 	}
-	next, done, err = s.reconcileBatch(replies)
+	next, done, err = s.reconcileBatch(replies, msgs)
 	if err != nil || done {
 		s.over = true
 	}
@@ -275,7 +280,7 @@ func (s *Reconciler) decode(msg []byte) (Message, error) {
 	return m, nil
 }
 
-func (s *Reconciler) reconcileBatch(replies [][]byte) ([][]byte, bool, error) {
+func (s *Reconciler) reconcileBatch(replies [][]byte, msgs int) ([][]byte, bool, error) {
 	parts := make([]Message, 0, len(replies))
 	total := 0
 	for _, b := range replies {
@@ -303,7 +308,7 @@ func (s *Reconciler) reconcileBatch(replies [][]byte) ([][]byte, bool, error) {
 		}
 		lo = r.Upper
 	}
-	w := s.newWriter(s.cfg.MaxMessagesPerRound)
+	w := s.newWriter(msgs)
 	if err := s.process(w, &m); err != nil {
 		return nil, false, err
 	}

@@ -554,3 +554,12 @@ func TestJoinRejectsOverlap(t *testing.T) {
 		t.Fatalf("more ranges than 2 × MaxRanges: %v", err)
 	}
 }
+
+// TestSingleMessageAPI: Initiate and Reconcile write one message per call
+// even when MaxMessagesPerRound allows more (the single-message API must
+// not drop the rest).
+func TestSingleMessageAPI(t *testing.T) {
+	a, b, onlyA, onlyB := pair(t, 10000, 300, false, 4)
+	res := simulate(t, a, b, Zero, Infinity, Config{MaxRounds: 10000, MaxMessagesPerRound: 8})
+	checkDiff(t, res, onlyA, onlyB)
+}

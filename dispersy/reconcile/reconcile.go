@@ -105,8 +105,12 @@ const reserve = 2*(maxBoundSize+1) + len(Fingerprint{})
 // reply to [Reconciler.Reconcile] and collects the differences in
 // [Reconciler.Have] and [Reconciler.Need]; the responder ([NewResponder])
 // answers every message with [Reconciler.Reconcile] and learns nothing (it
-// keeps no state but counters, see also [Respond]). The index must not
-// change during a session. A Reconciler is not safe for concurrent use.
+// keeps no state but counters, see also [Respond]). InitiateBatch,
+// ReconcileBatch and RespondBatch do the same with several messages per
+// round trip. The index may change between calls: each range is compared
+// with the index as it is then, so the session reconciles a moving set and
+// a change shows as a mismatch that a later round trip or session resolves.
+// A Reconciler is not safe for concurrent use.
 type Reconciler struct {
 	ix        *Index
 	cfg       Config

@@ -563,3 +563,48 @@ func TestSingleMessageAPI(t *testing.T) {
 	res := simulate(t, a, b, Zero, Infinity, Config{MaxRounds: 10000, MaxMessagesPerRound: 8})
 	checkDiff(t, res, onlyA, onlyB)
 }
+
+// TestMovingIndex: both indices change between the messages of a session
+// (new messages, prunes); the session still ends, without error, finds the
+// differences it started with, and every id it needs was the responder's.
+func TestMovingIndex(t *testing.T) {
+	a, b, _, _ := pair(t, 5000, 200, false, 9)
+	everB := map[ID]bool{}
+	for _, it := range b.AppendRanks(nil, 0, b.Len()) {
+		everB[it.ID] = true
+	}
+	ini, _ := NewInitiator(a, Zero, Infinity, Config{MaxRounds: 10000})
+	rsp, _ := NewResponder(b, Config{})
+	msg, _ := ini.Initiate()
+	next := 6000
+	for step := 0; ; step++ {
+		it := mkItem(next) // a new message reaches both, one side first
+		next++
+		b.Insert(it)
+		everB[it.ID] = true
+		if step%2 == 0 {
+			a.Insert(it)
+		}
+		if step%3 == 0 && a.Len() > 0 { // a prune on the initiator
+			a.Delete(a.At(step % a.Len()))
+		}
+		reply, _, err := rsp.Reconcile(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var done bool
+		if msg, done, err = ini.Reconcile(reply); err != nil {
+			t.Fatal(err)
+		} else if done {
+			break
+		}
+	}
+	for _, id := range ini.Need() {
+		if !everB[id] {
+			t.Fatalf("Need holds %x, never the responder's", id)
+		}
+	}
+	if len(ini.Need()) < 100 || len(ini.Have()) < 100 {
+		t.Fatalf("found %d and %d differences of about 100 each way", len(ini.Have()), len(ini.Need()))
+	}
+}

@@ -115,3 +115,26 @@ func TestGoalFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestBranchFigures measures the choice of B (and of the id-list threshold,
+// kept equal to B) at N = 1M (100,000 with -short) for 1 and 100 scattered
+// and 100 clustered differences under the default budget; every session
+// must find the symmetric difference. Run with -v for the table.
+func TestBranchFigures(t *testing.T) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	t.Logf("%-4s %-7s %3s %6s %9s %9s", "d", "pattern", "B", "rounds", "bytes a→b", "bytes b→a")
+	for _, c := range []struct {
+		d    int
+		tail bool
+	}{{1, false}, {100, false}, {100, true}} {
+		a, b, onlyA, onlyB := pairOf(t, n, c.d, c.tail, 100)
+		for _, B := range []int{4, 8, 16, 32, 64} {
+			res := simulate(t, a, b, Zero, Infinity, Config{Branch: B, MaxRounds: 1 << 20})
+			checkDiff(t, res, onlyA, onlyB)
+			t.Logf("%-4d %-7s %3d %6d %9d %9d", c.d, map[bool]string{true: "tail", false: "random"}[c.tail], B, res.rounds, res.bytesAB, res.bytesBA)
+		}
+	}
+}

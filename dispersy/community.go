@@ -75,6 +75,8 @@ type Community struct {
 	// pending holds messages accepted in the current flush but not yet
 	// committed, so checks within one batch see each other.
 	pending pendingState
+
+	stats CommunityStats // see snapshot.go
 }
 
 // batchWindow collects incoming messages of one type until its deadline.

@@ -162,6 +162,7 @@ func (c *Community) commitLocal(m *message) error {
 	}
 	c.e.batch.Reset()
 	c.e.stats.Stored++
+	c.stats.Stored++
 	if m.frame.Sequence > 0 && m.author() == c.me.ID() {
 		c.seqs[spec.ID] = m.frame.Sequence
 	}

@@ -83,6 +83,7 @@ func (q *delayQueue) add(c *Community, n need, from netip.AddrPort, pkt []byte, 
 	q.live++
 	q.bytes += len(pkt)
 	c.e.stats.Delayed++
+	c.stats.Delayed++
 	for q.live > c.e.cfg.MaxDelayed || q.bytes > c.e.cfg.MaxDelayedBytes {
 		q.evictOldest(c)
 	}
@@ -97,7 +98,7 @@ func (q *delayQueue) evictOldest(c *Community) {
 			continue
 		}
 		q.kill(d)
-		c.e.dropped(DropDelayOverflow, d.from, d.need.kind.String())
+		c.dropped(DropDelayOverflow, d.from, d.need.kind.String())
 		q.dropRequestIfIdle(d.key)
 		return
 	}
@@ -264,7 +265,7 @@ func (q *delayQueue) tick(c *Community) error {
 		if r.attempts >= c.e.cfg.DelayAttempts {
 			for _, d := range slices.Clone(q.byKey[k]) {
 				q.kill(d)
-				c.e.dropped(DropDelayExpired, d.from, d.need.kind.String())
+				c.dropped(DropDelayExpired, d.from, d.need.kind.String())
 			}
 			q.dropRequestIfIdle(k)
 			continue

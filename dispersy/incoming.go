@@ -65,10 +65,11 @@ func (e *Engine) ingest(from netip.AddrPort, pkt []byte, pre *conversion.Frame) 
 		e.dropped(DropUnknownCommunity, from, "")
 		return
 	}
+	c.stats.Received++
 	m, v := c.decode(from, pkt, pre)
 	switch v.kind {
 	case verdictDrop:
-		e.dropped(v.reason, from, v.detail)
+		c.dropped(v.reason, from, v.detail)
 		return
 	case verdictDelay:
 		c.delays.add(c, v.need, from, pkt, nil)
@@ -190,13 +191,13 @@ func (c *Community) processInbox() {
 	}
 	for _, m := range msgs {
 		if c.destroyed {
-			c.e.dropped(DropDestroyed, m.source, "")
+			c.dropped(DropDestroyed, m.source, "")
 			continue
 		}
 		v := c.check(m)
 		switch v.kind {
 		case verdictDrop:
-			c.e.dropped(v.reason, m.source, v.detail)
+			c.dropped(v.reason, m.source, v.detail)
 			continue
 		case verdictDelay:
 			c.delays.add(c, v.need, m.source, m.frame.Packet, m)
@@ -517,6 +518,7 @@ func (c *Community) accept(m *message) {
 		}
 		c.acceptEffects(m)
 		c.e.stats.Stored++
+		c.stats.Stored++
 	}
 	c.e.queued = append(c.e.queued, m)
 }

@@ -76,7 +76,8 @@ type Community struct {
 	// committed, so checks within one batch see each other.
 	pending pendingState
 
-	stats CommunityStats // see snapshot.go
+	stats    CommunityStats // see snapshot.go
+	removals []removal      // see removed.go
 }
 
 // batchWindow collects incoming messages of one type until its deadline.

@@ -157,6 +157,9 @@ func (c *Community) commitLocal(m *message) error {
 		c.e.batch.Trim(c.cid, spec.ID, m.author(), m.member2(), l.HistorySize)
 	}
 	c.acceptEffects(m)
+	if err := c.e.noteRemovals(&c.e.batch); err != nil {
+		return c.e.fail(err)
+	}
 	if err := c.e.store.Apply(&c.e.batch); err != nil {
 		return c.e.fail(err)
 	}

@@ -578,6 +578,9 @@ func (e *Engine) flush() error {
 		}
 		if e.batch.Len() > 0 {
 			worked = true
+			if err := e.noteRemovals(&e.batch); err != nil {
+				return e.fail(err)
+			}
 			if err := e.store.Apply(&e.batch); err != nil {
 				return e.fail(err)
 			}
@@ -593,6 +596,10 @@ func (e *Engine) flush() error {
 			if len(c.undone) > 0 || len(c.redone) > 0 {
 				worked = true
 				c.runUndone()
+			}
+			if len(c.removals) > 0 {
+				worked = true
+				c.runRemoved()
 			}
 		}
 		if !worked {

@@ -129,6 +129,10 @@ type DebugCommunity struct {
 	Messages map[uint8][]*dispersy.Message[Text]
 	// Undone records the texts undone per message id, in order.
 	Undone map[uint8][]string
+	// Removed records the texts removed per message id (Handlers.Removed),
+	// in order, and RemovedWhy the reasons.
+	Removed    map[uint8][]string
+	RemovedWhy map[uint8][]dispersy.RemoveReason
 	// SignRequests records the texts of the signature requests received.
 	SignRequests []string
 	// Check, when set, is every type's Check.
@@ -141,6 +145,9 @@ func NewDebugCommunity() *DebugCommunity {
 		Handled:  map[uint8][]string{},
 		Messages: map[uint8][]*dispersy.Message[Text]{},
 		Undone:   map[uint8][]string{},
+
+		Removed:    map[uint8][]string{},
+		RemovedWhy: map[uint8][]dispersy.RemoveReason{},
 	}
 }
 
@@ -160,6 +167,12 @@ func (d *DebugCommunity) Define(def *dispersy.Definition) {
 			Undo: func(_ *dispersy.Context, batch []*dispersy.Message[Text]) {
 				for _, m := range batch {
 					d.Undone[t.ID()] = append(d.Undone[t.ID()], m.Payload.Text)
+				}
+			},
+			Removed: func(_ *dispersy.Context, batch []*dispersy.Message[Text], why dispersy.RemoveReason) {
+				for _, m := range batch {
+					d.Removed[t.ID()] = append(d.Removed[t.ID()], m.Payload.Text)
+					d.RemovedWhy[t.ID()] = append(d.RemovedWhy[t.ID()], why)
 				}
 			},
 		}

@@ -1,0 +1,160 @@
+package dispersy
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+
+	"github.com/dispersy-go/dispersy/keys"
+	"github.com/dispersy-go/dispersy/policy"
+)
+
+// RemoveReason is why stored messages left the store without being undone
+// (see Handlers.Removed).
+type RemoveReason uint8
+
+const (
+	// RemoveReplaced: newer messages of a LastSyncDistribution type pushed
+	// it out of its member's kept history (HistorySize).
+	RemoveReplaced RemoveReason = iota + 1
+	// RemovePruned: GlobalTimePruning deleted it as the community's global
+	// time rose.
+	RemovePruned
+)
+
+func (r RemoveReason) String() string {
+	switch r {
+	case RemoveReplaced:
+		return "replaced"
+	case RemovePruned:
+		return "pruned"
+	}
+	return "unknown"
+}
+
+type removal struct {
+	rec    Record
+	reason RemoveReason
+}
+
+// noteRemovals works out, before the store applies b, which live messages
+// of types with a Removed handler b's trims and prunes delete, and queues
+// them for runRemoved. It reads the store as it is before b, plus b's own
+// puts and deletes in order, so a message put and pushed out by the same
+// batch is reported too (it is handled first).
+func (e *Engine) noteRemovals(b *Batch) error {
+	type hkey struct {
+		cid keys.CommunityID
+		h   histKey
+	}
+	var hists map[hkey][]Record
+	gone := map[keys.CommunityID]map[MessageKey]bool{}
+	load := func(c *Community, id uint8, a, b keys.MemberID) (hkey, error) {
+		if b != (keys.MemberID{}) && bytes.Compare(b[:], a[:]) < 0 {
+			a, b = b, a
+		}
+		k := hkey{c.cid, histKey{id: id, a: a, b: b}}
+		if _, ok := hists[k]; ok {
+			return k, nil
+		}
+		recs, err := e.store.History(c.cid, id, a, b)
+		if hists == nil {
+			hists = map[hkey][]Record{}
+		}
+		hists[k] = recs
+		return k, err
+	}
+	remove := func(c *Community, r Record, why RemoveReason) {
+		if gone[c.cid] == nil {
+			gone[c.cid] = map[MessageKey]bool{}
+		}
+		if !gone[c.cid][r.Key()] && !r.Undone {
+			c.removals = append(c.removals, removal{r, why})
+		}
+		gone[c.cid][r.Key()] = true
+	}
+	for _, op := range b.Ops {
+		c := e.communities[op.Community]
+		id := op.MessageID
+		if op.Kind == OpPut {
+			id = op.Record.MessageID
+		}
+		if c == nil || c.def.types[id] == nil || c.def.types[id].removed == nil {
+			if op.Kind == OpDelete && gone[op.Community] != nil {
+				gone[op.Community][op.Key] = true
+			}
+			continue
+		}
+		switch op.Kind {
+		case OpPut:
+			if _, ok := c.def.types[id].spec.Distribution.(policy.LastSyncDistribution); ok {
+				k, err := load(c, id, op.Record.Member, op.Record.Member2)
+				if err != nil {
+					return err
+				}
+				hists[k] = append(hists[k], op.Record)
+			}
+		case OpTrim:
+			k, err := load(c, id, op.Key.Member, op.Member2)
+			if err != nil {
+				return err
+			}
+			h := slices.DeleteFunc(hists[k], func(r Record) bool { return gone[c.cid][r.Key()] })
+			slices.SortFunc(h, func(x, y Record) int {
+				return cmp.Or(cmp.Compare(x.GlobalTime, y.GlobalTime), bytes.Compare(x.Packet, y.Packet))
+			})
+			if cut := len(h) - op.Keep; cut > 0 {
+				for _, r := range h[:cut] {
+					remove(c, r, RemoveReplaced)
+				}
+				h = h[cut:]
+			}
+			hists[k] = h
+		case OpPrune:
+			var recs []Record
+			q := RangeQuery{Community: c.cid, MessageID: id, Low: op.After + 1, High: op.Key.GlobalTime}
+			if err := e.store.Range(q, func(r *Record) bool { recs = append(recs, *r); return true }); err != nil {
+				return err
+			}
+			for k, h := range hists { // puts of this batch
+				if k.cid == c.cid && k.h.id == id {
+					for _, r := range h {
+						if r.GlobalTime > op.After && r.GlobalTime <= op.Key.GlobalTime {
+							recs = append(recs, r)
+						}
+					}
+				}
+			}
+			slices.SortFunc(recs, func(x, y Record) int {
+				return cmp.Or(cmp.Compare(x.GlobalTime, y.GlobalTime), bytes.Compare(x.Packet, y.Packet))
+			})
+			for _, r := range recs {
+				remove(c, r, RemovePruned)
+			}
+		}
+	}
+	return nil
+}
+
+// runRemoved calls the Removed handlers of the queued removals, grouped by
+// type and reason in queue order.
+func (c *Community) runRemoved() {
+	rs := c.removals
+	c.removals = nil
+	for i := 0; i < len(rs); {
+		j := i + 1
+		for j < len(rs) && rs[j].reason == rs[i].reason && rs[j].rec.MessageID == rs[i].rec.MessageID {
+			j++
+		}
+		var group []*message
+		for _, r := range rs[i:j] {
+			if m := c.decodeRecord(&r.rec); m != nil {
+				group = append(group, m)
+			}
+		}
+		if len(group) > 0 && group[0].entry.removed != nil {
+			group[0].entry.removed(c.ctx, group, rs[i].reason)
+		}
+		i = j
+	}
+}

@@ -300,7 +300,8 @@ func (c *Community) tick() error {
 // Context gives callbacks access to the community they run in. It is valid
 // only during the callback.
 type Context struct {
-	c *Community
+	c      *Community
+	replay bool // see Replaying
 }
 
 // Community returns the community the callback runs in.

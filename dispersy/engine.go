@@ -166,6 +166,7 @@ type JoinOption func(*joinOptions)
 type joinOptions struct {
 	member   *keys.PrivateKey
 	autoLoad bool
+	replay   bool // WithReplay, see read.go
 }
 
 // WithMember makes this node sign with key in the joined community instead
@@ -203,6 +204,11 @@ func (e *Engine) Join(overlay Overlay, opts ...JoinOption) (*Community, error) {
 	c, err := e.load(def, overlay, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.replay {
+		if err := c.replay(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/dispersy-go/dispersy/keys"
+	"github.com/dispersy-go/dispersy/policy"
 )
 
 // ReadOptions selects the stored messages [Messages] returns.
@@ -95,4 +96,65 @@ func Messages[T any](c *Community, t *MessageType[T], opts ReadOptions) iter.Seq
 			}
 		}
 	}
+}
+
+// WithReplay makes Join hand the community's stored live (not undone)
+// messages to their types' Handle handlers before it returns, so an
+// application rebuilds its state after a restart the way it built it:
+// in global-time order (then by packet), in batches of one type, before any
+// network input. Handlers tell replayed batches by [Context.Replaying]
+// (Message.Local is true for them: they carry no source). Replay reads the
+// community's application messages into memory once.
+func WithReplay() JoinOption {
+	return func(o *joinOptions) { o.replay = true }
+}
+
+// Replaying reports whether the callback runs for a replay of the store on
+// join ([WithReplay]) rather than for a new message.
+func (x *Context) Replaying() bool { return x.replay }
+
+// replayBatch is the largest batch a replay hands to a handler.
+const replayBatch = 256
+
+// replay hands the stored live messages to the Handle handlers.
+func (c *Community) replay() error {
+	var types []uint8
+	for _, id := range c.def.ids {
+		if e := c.def.types[id]; !e.builtin && e.handle != nil && policy.Synced(e.spec.Distribution) {
+			types = append(types, id)
+		}
+	}
+	if len(types) == 0 {
+		return nil
+	}
+	var recs []Record
+	err := c.e.store.Replay(c.cid, types, func(r *Record) bool {
+		if !r.Undone {
+			recs = append(recs, *r)
+		}
+		return true
+	})
+	if err != nil {
+		return c.e.fail(err)
+	}
+	ctx := &Context{c: c, replay: true}
+	var group []*message
+	deliver := func() {
+		if len(group) > 0 {
+			group[0].entry.handle(ctx, group)
+			group = nil
+		}
+	}
+	for i := range recs {
+		m := c.decodeRecord(&recs[i])
+		if m == nil {
+			continue
+		}
+		if len(group) > 0 && (group[0].entry != m.entry || len(group) == replayBatch) {
+			deliver()
+		}
+		group = append(group, m)
+	}
+	deliver()
+	return c.e.failed
 }

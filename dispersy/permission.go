@@ -660,7 +660,10 @@ func (c *Community) UndoMessage(key MessageKey, opts ...CreateOption) ([]byte, e
 // permission the community's types need: permit, authorize and revoke on
 // every Linear or Dynamic type (plus undo where the type can be undone),
 // and authorize, revoke and undo on public synced types with an Undo
-// handler (Dispersy create_community).
+// handler (Dispersy create_community). It is idempotent: the master signs
+// only the grants our member does not hold yet, so the admin calls it on
+// every start (nothing after the first, the new types' grants after an
+// upgrade that added types).
 func (e *Engine) CreateCommunity(overlay Overlay, master *keys.PrivateKey, opts ...JoinOption) (*Community, error) {
 	c, err := e.Join(overlay, opts...)
 	if err != nil {
@@ -692,6 +695,9 @@ func (e *Engine) CreateCommunity(overlay Overlay, master *keys.PrivateKey, opts 
 		}
 		if c.undoable(t) {
 			p |= PermUndo
+		}
+		if ok, _ := c.tl.Allowed(me.ID(), id, p, c.GlobalTime()+1); ok {
+			continue // held already: CreateCommunity again after a restart
 		}
 		grants = append(grants, Grant{Member: me, MessageType: id, Permission: p})
 	}

@@ -78,6 +78,7 @@ type Community struct {
 
 	stats    CommunityStats // see snapshot.go
 	removals []removal      // see removed.go
+	obs      observeState   // see events.go
 }
 
 // batchWindow collects incoming messages of one type until its deadline.

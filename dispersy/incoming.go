@@ -62,6 +62,7 @@ func (e *Engine) ingest(from netip.AddrPort, pkt []byte, pre *conversion.Frame) 
 		c = e.trackerCommunity(pkt)
 	}
 	if c == nil {
+		e.unknownCommunity(from, cid)
 		e.dropped(DropUnknownCommunity, from, "")
 		return
 	}
@@ -605,6 +606,9 @@ func (e *Engine) flush() error {
 		if !worked {
 			break
 		}
+	}
+	if e.failed == nil {
+		e.observe()
 	}
 	return e.failed
 }

@@ -118,6 +118,7 @@ func (s CommunityStats) DroppedTotal() uint64 { return Stats{Dropped: s.Dropped}
 func (c *Community) dropped(r DropReason, from netip.AddrPort, detail string) {
 	c.stats.Dropped[r]++
 	c.e.dropped(r, from, detail)
+	c.givenUp(r, from, detail)
 }
 
 // Snapshot is the state of an engine at one moment: its counters and its

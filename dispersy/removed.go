@@ -23,13 +23,7 @@ const (
 )
 
 func (r RemoveReason) String() string {
-	switch r {
-	case RemoveReplaced:
-		return "replaced"
-	case RemovePruned:
-		return "pruned"
-	}
-	return "unknown"
+	return map[RemoveReason]string{RemoveReplaced: "replaced", RemovePruned: "pruned"}[r]
 }
 
 type removal struct {
@@ -37,11 +31,11 @@ type removal struct {
 	reason RemoveReason
 }
 
-// noteRemovals works out, before the store applies b, which live messages
-// of types with a Removed handler b's trims and prunes delete, and queues
-// them for runRemoved. It reads the store as it is before b, plus b's own
-// puts and deletes in order, so a message put and pushed out by the same
-// batch is reported too (it is handled first).
+// noteRemovals queues for runRemoved the live messages of types with a
+// Removed handler that b's trims and prunes delete: the store before b plus
+// b's own puts and deletes, in order (a message put and pushed out by b is
+// reported too, after it is handled). Prunes never meet b's puts: a message
+// in the pruned range is dropped before it is accepted.
 func (e *Engine) noteRemovals(b *Batch) error {
 	type hkey struct {
 		cid keys.CommunityID
@@ -116,18 +110,6 @@ func (e *Engine) noteRemovals(b *Batch) error {
 			if err := e.store.Range(q, func(r *Record) bool { recs = append(recs, *r); return true }); err != nil {
 				return err
 			}
-			for k, h := range hists { // puts of this batch
-				if k.cid == c.cid && k.h.id == id {
-					for _, r := range h {
-						if r.GlobalTime > op.After && r.GlobalTime <= op.Key.GlobalTime {
-							recs = append(recs, r)
-						}
-					}
-				}
-			}
-			slices.SortFunc(recs, func(x, y Record) int {
-				return cmp.Or(cmp.Compare(x.GlobalTime, y.GlobalTime), bytes.Compare(x.Packet, y.Packet))
-			})
 			for _, r := range recs {
 				remove(c, r, RemovePruned)
 			}

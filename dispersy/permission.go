@@ -335,6 +335,11 @@ func (c *Community) checkUndo(m *message) Verdict {
 		return drop(DropInvalidRequest, "undo target is not older than the undo")
 	}
 	var trec Record
+	if c.pending.trimmed[target] {
+		// A newer last-sync message of this batch replaced the target: it
+		// is as good as not stored (undoing it would fail the commit).
+		return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
+	}
 	if p := c.pending.get(target); p != nil {
 		trec = p.record()
 	} else {

@@ -42,7 +42,11 @@ func (e *Engine) noteRemovals(b *Batch) error {
 		h   histKey
 	}
 	var hists map[hkey][]Record
-	gone := map[keys.CommunityID]map[MessageKey]bool{}
+	type ckey struct {
+		cid keys.CommunityID
+		k   MessageKey
+	}
+	gone, undone := map[ckey]bool{}, map[ckey]bool{} // by b's earlier ops
 	load := func(c *Community, id uint8, a, b keys.MemberID) (hkey, error) {
 		if b != (keys.MemberID{}) && bytes.Compare(b[:], a[:]) < 0 {
 			a, b = b, a
@@ -59,13 +63,11 @@ func (e *Engine) noteRemovals(b *Batch) error {
 		return k, err
 	}
 	remove := func(c *Community, r Record, why RemoveReason) {
-		if gone[c.cid] == nil {
-			gone[c.cid] = map[MessageKey]bool{}
-		}
-		if !gone[c.cid][r.Key()] && !r.Undone {
+		k := ckey{c.cid, r.Key()}
+		if u, set := undone[k]; !gone[k] && !(set && u || !set && r.Undone) {
 			c.removals = append(c.removals, removal{r, why})
 		}
-		gone[c.cid][r.Key()] = true
+		gone[k] = true
 	}
 	for _, op := range b.Ops {
 		c := e.communities[op.Community]
@@ -74,8 +76,11 @@ func (e *Engine) noteRemovals(b *Batch) error {
 			id = op.Record.MessageID
 		}
 		if c == nil || c.def.types[id] == nil || c.def.types[id].removed == nil {
-			if op.Kind == OpDelete && gone[op.Community] != nil {
-				gone[op.Community][op.Key] = true
+			switch op.Kind {
+			case OpDelete:
+				gone[ckey{op.Community, op.Key}] = true
+			case OpSetUndone:
+				undone[ckey{op.Community, op.Key}] = op.Undone
 			}
 			continue
 		}
@@ -93,7 +98,7 @@ func (e *Engine) noteRemovals(b *Batch) error {
 			if err != nil {
 				return err
 			}
-			h := slices.DeleteFunc(hists[k], func(r Record) bool { return gone[c.cid][r.Key()] })
+			h := slices.DeleteFunc(hists[k], func(r Record) bool { return gone[ckey{c.cid, r.Key()}] })
 			slices.SortFunc(h, func(x, y Record) int {
 				return cmp.Or(cmp.Compare(x.GlobalTime, y.GlobalTime), bytes.Compare(x.Packet, y.Packet))
 			})

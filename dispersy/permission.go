@@ -335,11 +335,7 @@ func (c *Community) checkUndo(m *message) Verdict {
 		return drop(DropInvalidRequest, "undo target is not older than the undo")
 	}
 	var trec Record
-	if c.pending.trimmed[target] {
-		// A newer last-sync message of this batch replaced the target: it
-		// is as good as not stored (undoing it would fail the commit).
-		return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
-	}
+	found := true
 	if p := c.pending.get(target); p != nil {
 		trec = p.record()
 	} else {
@@ -348,10 +344,13 @@ func (c *Community) checkUndo(m *message) Verdict {
 			_ = c.e.fail(err)
 			return drop(DropInvalidRequest, "store failure")
 		}
-		if !ok {
-			return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
-		}
-		trec = r
+		trec, found = r, ok
+	}
+	// A target that a trim or a prune of this batch deletes (a newer
+	// last-sync message, a global time that pruned it) is as good as not
+	// stored: marking it undone would fail the commit.
+	if up, pruned := c.prunedTo[trec.MessageID]; !found || c.pending.trimmed[target] || pruned && trec.GlobalTime <= up {
+		return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
 	}
 	if !c.undoable(c.def.types[trec.MessageID]) {
 		return drop(DropInvalidRequest, "the target's type cannot be undone")

@@ -192,3 +192,61 @@ func TestRemovedUndoInOneBatch(t *testing.T) {
 			bov.Handled[id], bov.Undone[id], bov.Removed[id], stored)
 	}
 }
+
+// TestUndoOfPrunedTargetResumed: an undo that waited (for an earlier
+// sequence number) and resumes in the same flush in which the global time
+// rose past its target's pruning does not stop the engine.
+func TestUndoOfPrunedTargetResumed(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	start := func(name string) (*dispersy.Engine, *dispersy.Community, *dispersytest.DebugCommunity) {
+		e, err := dispersy.NewEngine(dispersy.DefaultConfig(), keys.DeriveKey(keys.Ed25519, []byte(name)), dispersytest.NewMemStore())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SetTime(now)
+		ov := dispersytest.NewDebugCommunity()
+		c, err := e.Join(ov)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, c, ov
+	}
+	_, ac, _ := start("alice")
+	bob, _, bov := start("bob")
+	from := netip.MustParseAddrPort("10.0.0.1:7000")
+	a, err := dispersy.Create(ac, dispersytest.PrunedText, dispersytest.Text{Text: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := dispersy.Create(ac, dispersytest.FullSyncText, dispersytest.Text{Text: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	undoX, err := ac.UndoMessage(x.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	undoA, err := ac.UndoMessage(a.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.RaiseGlobalTime(a.GlobalTime + 30)
+	y, err := dispersy.Create(ac, dispersytest.FullSyncText, dispersytest.Text{Text: "y"}) // its global time prunes a
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][]byte{a.Packet, x.Packet, undoA} { // undoA waits for undoX's sequence number
+		if err := bob.Receive(now, from, p); err != nil {
+			t.Fatalf("stopped the engine: %v", err)
+		}
+	}
+	// undoX and y together: y's global time prunes a, and undoA resumes in
+	// the same flush.
+	if err := bob.ReceiveBatch(now, []dispersy.Datagram{{Addr: from, Data: undoX}, {Addr: from, Data: y.Packet}}); err != nil {
+		t.Fatalf("stopped the engine: %v", err)
+	}
+	pruned := dispersytest.PrunedText.ID()
+	if len(bov.Undone[pruned])+len(bov.Removed[pruned]) != 1 {
+		t.Errorf("a: undone %q, removed %q; want it once", bov.Undone[pruned], bov.Removed[pruned])
+	}
+}

@@ -75,6 +75,10 @@ type Community struct {
 	// pending holds messages accepted in the current flush but not yet
 	// committed, so checks within one batch see each other.
 	pending pendingState
+
+	stats    CommunityStats // see snapshot.go
+	removals []removal      // see removed.go
+	obs      observeState   // see events.go
 }
 
 // batchWindow collects incoming messages of one type until its deadline.
@@ -298,7 +302,8 @@ func (c *Community) tick() error {
 // Context gives callbacks access to the community they run in. It is valid
 // only during the callback.
 type Context struct {
-	c *Community
+	c      *Community
+	replay bool // see Replaying
 }
 
 // Community returns the community the callback runs in.

@@ -126,6 +126,9 @@ type Config struct {
 	Rand *rand.Rand
 	// Logger receives structured logs. The zero value discards them.
 	Logger zerolog.Logger
+	// Events, when set, receives peer, delay and failure events (see
+	// Events).
+	Events *Events
 }
 
 // DefaultConfig returns the defaults: Dispersy's behaviour with its

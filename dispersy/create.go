@@ -160,11 +160,15 @@ func (c *Community) commitLocal(m *message) error {
 		c.e.batch.Trim(c.cid, spec.ID, m.author(), m.member2(), l.HistorySize)
 	}
 	c.acceptEffects(m)
+	if err := c.e.noteRemovals(&c.e.batch); err != nil {
+		return c.e.fail(err)
+	}
 	if err := c.e.store.Apply(&c.e.batch); err != nil {
 		return c.e.fail(err)
 	}
 	c.e.batch.Reset()
 	c.e.stats.Stored++
+	c.stats.Stored++
 	if m.frame.Sequence > 0 && m.author() == c.me.ID() {
 		c.seqs[spec.ID] = m.frame.Sequence
 	}

@@ -52,6 +52,8 @@ type typeEntry struct {
 	undo   func(*Context, []*message)
 	allow  func(*Context, *message) (any, bool)
 	split  func(payload []byte) int
+
+	removed func(*Context, []*message, RemoveReason)
 }
 
 // Handlers are an application's callbacks for one message type. Every
@@ -84,6 +86,13 @@ type Handlers[T any] struct {
 	// length prefix at the payload's start would be: see
 	// NewMessageTypeFunc for a bare-bytes wire form).
 	SplitPayload func(payload []byte) int
+	// Removed receives stored messages that left the store without being
+	// undone, after the commit that deleted them: pushed out of a
+	// LastSyncDistribution history by newer ones (RemoveReplaced), or
+	// deleted by GlobalTimePruning (RemovePruned). With Handle and Undo it
+	// lets an application keep exactly the live stored messages. Messages
+	// already undone are not reported again. Optional.
+	Removed func(ctx *Context, batch []*Message[T], why RemoveReason)
 }
 
 // Register adds message type t with its handlers to the definition.
@@ -108,6 +117,9 @@ func Register[T any](d *Definition, t *MessageType[T], h Handlers[T]) {
 		e.allow = func(ctx *Context, m *message) (any, bool) { return h.AllowSignature(ctx, typed(t, m)) }
 	}
 	e.split = h.SplitPayload
+	if h.Removed != nil {
+		e.removed = func(ctx *Context, ms []*message, why RemoveReason) { h.Removed(ctx, typedBatch(t, ms), why) }
+	}
 	d.types = append(d.types, e)
 }
 

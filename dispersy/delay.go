@@ -82,6 +82,7 @@ func (q *delayQueue) add(c *Community, n need, from netip.AddrPort, pkt []byte, 
 	q.live++
 	q.bytes += len(pkt)
 	c.e.stats.Delayed++
+	c.stats.Delayed++
 	for q.live > c.e.cfg.MaxDelayed || q.bytes > c.e.cfg.MaxDelayedBytes {
 		q.evictOldest(c)
 	}
@@ -96,7 +97,7 @@ func (q *delayQueue) evictOldest(c *Community) {
 			continue
 		}
 		q.kill(d)
-		c.e.dropped(DropDelayOverflow, d.from, d.need.kind.String())
+		c.dropped(DropDelayOverflow, d.from, d.need.kind.String())
 		q.dropRequestIfIdle(d.key)
 		return
 	}
@@ -269,7 +270,7 @@ func (q *delayQueue) tick(c *Community) error {
 			}
 			for _, d := range slices.Clone(q.byKey[k]) {
 				q.kill(d)
-				c.e.dropped(reason, d.from, d.need.kind.String())
+				c.dropped(reason, d.from, d.need.kind.String())
 			}
 			q.dropRequestIfIdle(k)
 			continue

@@ -77,7 +77,8 @@ type Engine struct {
 	stats    Stats
 	flushing bool
 	batch    Batch
-	queued   []*message // messages committed in the current flush, to handle
+	queued   []*message           // messages committed in the current flush, to handle
+	logged   map[string]time.Time // diagnostics: cause -> last logged (events.go)
 }
 
 // NewEngine returns an engine that signs with me and persists to store.
@@ -143,6 +144,7 @@ func (e *Engine) fail(err error) error {
 	if e.failed == nil {
 		e.failed = fmt.Errorf("%w: %w", ErrEngineFailed, err)
 		e.log.Error().Err(err).Msg("engine stopped")
+		e.notifyFailed()
 	}
 	return e.failed
 }
@@ -173,6 +175,7 @@ type JoinOption func(*joinOptions)
 type joinOptions struct {
 	member   *keys.PrivateKey
 	autoLoad bool
+	replay   bool // WithReplay, see read.go
 }
 
 // WithMember makes this node sign with key in the joined community instead
@@ -210,6 +213,11 @@ func (e *Engine) Join(overlay Overlay, opts ...JoinOption) (*Community, error) {
 	c, err := e.load(def, overlay, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.replay {
+		if err := c.replay(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

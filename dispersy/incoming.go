@@ -62,13 +62,15 @@ func (e *Engine) ingest(from netip.AddrPort, pkt []byte, pre *conversion.Frame) 
 		c = e.trackerCommunity(pkt)
 	}
 	if c == nil {
+		e.unknownCommunity(from, cid)
 		e.dropped(DropUnknownCommunity, from, "")
 		return
 	}
+	c.stats.Received++
 	m, v := c.decode(from, pkt, pre)
 	switch v.kind {
 	case verdictDrop:
-		e.dropped(v.reason, from, v.detail)
+		c.dropped(v.reason, from, v.detail)
 		return
 	case verdictDelay:
 		c.delays.add(c, v.need, from, pkt, nil)
@@ -190,13 +192,13 @@ func (c *Community) processInbox() {
 	}
 	for _, m := range msgs {
 		if c.refusesAfterDestroy(m.frame.Packet) {
-			c.e.dropped(DropDestroyed, m.source, "")
+			c.dropped(DropDestroyed, m.source, "")
 			continue
 		}
 		v := c.check(m)
 		switch v.kind {
 		case verdictDrop:
-			c.e.dropped(v.reason, m.source, v.detail)
+			c.dropped(v.reason, m.source, v.detail)
 			continue
 		case verdictDelay:
 			c.delays.add(c, v.need, m.source, m.frame.Packet, m)
@@ -517,6 +519,7 @@ func (c *Community) accept(m *message) {
 		}
 		c.acceptEffects(m)
 		c.e.stats.Stored++
+		c.stats.Stored++
 	}
 	c.e.queued = append(c.e.queued, m)
 }
@@ -576,6 +579,9 @@ func (e *Engine) flush() error {
 		}
 		if e.batch.Len() > 0 {
 			worked = true
+			if err := e.noteRemovals(&e.batch); err != nil {
+				return e.fail(err)
+			}
 			if err := e.store.Apply(&e.batch); err != nil {
 				return e.fail(err)
 			}
@@ -592,10 +598,17 @@ func (e *Engine) flush() error {
 				worked = true
 				c.runUndone()
 			}
+			if len(c.removals) > 0 {
+				worked = true
+				c.runRemoved()
+			}
 		}
 		if !worked {
 			break
 		}
+	}
+	if e.failed == nil {
+		e.observe()
 	}
 	return e.failed
 }

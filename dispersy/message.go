@@ -227,8 +227,13 @@ type Message[T any] struct {
 	// Packet is the whole signed packet. It must not be modified.
 	Packet []byte
 	// Source is the address the message came from; the zero value for a
-	// message created on this node.
+	// message created on this node, and for one read back from the store
+	// (for those Local reports true: compare Author with the community's
+	// Me to tell who created it).
 	Source netip.AddrPort
+	// Undone is set on a message read back from the store ([Messages]) that
+	// was undone.
+	Undone bool
 }
 
 // Local reports whether the message was created on this node (handlers see

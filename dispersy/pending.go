@@ -15,6 +15,8 @@ type pendingState struct {
 	keys  map[MessageKey]*message
 	seqs  map[seqKey]*seqState
 	hists map[histKey]*histState
+	// trimmed holds the keys this batch's trims delete.
+	trimmed map[MessageKey]bool
 }
 
 type seqKey struct {
@@ -39,6 +41,7 @@ type histKey struct {
 type histEntry struct {
 	gt     uint64
 	packet []byte
+	key    MessageKey
 }
 
 type histState struct {
@@ -49,6 +52,7 @@ func (p *pendingState) reset() {
 	clear(p.keys)
 	clear(p.seqs)
 	clear(p.hists)
+	clear(p.trimmed)
 }
 
 func (p *pendingState) get(k MessageKey) *message {
@@ -160,7 +164,7 @@ func (p *pendingState) history(c *Community, m *message) (*histState, error) {
 	}
 	h := &histState{recs: make([]histEntry, len(recs))}
 	for i, r := range recs {
-		h.recs[i] = histEntry{gt: r.GlobalTime, packet: r.Packet}
+		h.recs[i] = histEntry{gt: r.GlobalTime, packet: r.Packet, key: r.Key()}
 	}
 	if p.hists == nil {
 		p.hists = map[histKey]*histState{}
@@ -175,12 +179,18 @@ func (p *pendingState) trim(m *message, n int) {
 	if h == nil {
 		return
 	}
-	e := histEntry{gt: m.frame.GlobalTime, packet: m.frame.Packet}
+	e := histEntry{gt: m.frame.GlobalTime, packet: m.frame.Packet, key: m.key()}
 	i, _ := slices.BinarySearchFunc(h.recs, e, func(x, y histEntry) int {
 		return cmpKeyPacket(x.gt, x.packet, y.gt, y.packet)
 	})
 	h.recs = slices.Insert(h.recs, i, e)
 	if len(h.recs) > n {
+		if p.trimmed == nil {
+			p.trimmed = map[MessageKey]bool{}
+		}
+		for _, x := range h.recs[:len(h.recs)-n] {
+			p.trimmed[x.key] = true
+		}
 		h.recs = slices.Delete(h.recs, 0, len(h.recs)-n)
 	}
 }

@@ -335,6 +335,7 @@ func (c *Community) checkUndo(m *message) Verdict {
 		return drop(DropInvalidRequest, "undo target is not older than the undo")
 	}
 	var trec Record
+	found := true
 	if p := c.pending.get(target); p != nil {
 		trec = p.record()
 	} else {
@@ -343,10 +344,13 @@ func (c *Community) checkUndo(m *message) Verdict {
 			_ = c.e.fail(err)
 			return drop(DropInvalidRequest, "store failure")
 		}
-		if !ok {
-			return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
-		}
-		trec = r
+		trec, found = r, ok
+	}
+	// A target that a trim or a prune of this batch deletes (a newer
+	// last-sync message, a global time that pruned it) is as good as not
+	// stored: marking it undone would fail the commit.
+	if up, pruned := c.prunedTo[trec.MessageID]; !found || c.pending.trimmed[target] || pruned && trec.GlobalTime <= up {
+		return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
 	}
 	if !c.undoable(c.def.types[trec.MessageID]) {
 		return drop(DropInvalidRequest, "the target's type cannot be undone")
@@ -674,7 +678,10 @@ func (c *Community) UndoMessage(key MessageKey, opts ...CreateOption) ([]byte, e
 // permission the community's types need: permit, authorize and revoke on
 // every Linear or Dynamic type (plus undo where the type can be undone),
 // and authorize, revoke and undo on public synced types with an Undo
-// handler (Dispersy create_community).
+// handler (Dispersy create_community). It is idempotent: the master signs
+// only the grants our member does not hold yet, so the admin calls it on
+// every start (nothing after the first, the new types' grants after an
+// upgrade that added types).
 func (e *Engine) CreateCommunity(overlay Overlay, master *keys.PrivateKey, opts ...JoinOption) (*Community, error) {
 	c, err := e.Join(overlay, opts...)
 	if err != nil {
@@ -706,6 +713,9 @@ func (e *Engine) CreateCommunity(overlay Overlay, master *keys.PrivateKey, opts 
 		}
 		if c.undoable(t) {
 			p |= PermUndo
+		}
+		if ok, _ := c.tl.Allowed(me.ID(), id, p, c.GlobalTime()+1); ok {
+			continue // held already: CreateCommunity again after a restart
 		}
 		grants = append(grants, Grant{Member: me, MessageType: id, Permission: p})
 	}

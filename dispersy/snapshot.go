@@ -91,6 +91,34 @@ type CommunitySnapshot struct {
 	// address; PeersByCategory counts them by [walker.Category].
 	Peers           []Peer
 	PeersByCategory [5]int
+	// Stats are the community's own cumulative counters since it was
+	// loaded.
+	Stats CommunityStats
+}
+
+// CommunityStats are one community's counters, since it was loaded: the
+// per-community part of [Stats].
+type CommunityStats struct {
+	// Received counts packets addressed to the community (its id in the
+	// header) that reached it.
+	Received uint64
+	// Stored counts its messages committed to the store.
+	Stored uint64
+	// Delayed counts its messages put on hold.
+	Delayed uint64
+	// Dropped counts its dropped packets and messages by reason.
+	Dropped [dropReasonCount]uint64
+}
+
+// DroppedTotal returns the number of drops for every reason.
+func (s CommunityStats) DroppedTotal() uint64 { return Stats{Dropped: s.Dropped}.DroppedTotal() }
+
+// dropped counts a drop against the community and the engine (and reports
+// a delayed message given up to the observers).
+func (c *Community) dropped(r DropReason, from netip.AddrPort, detail string) {
+	c.stats.Dropped[r]++
+	c.e.dropped(r, from, detail)
+	c.givenUp(r, from, detail)
 }
 
 // Snapshot is the state of an engine at one moment: its counters and its
@@ -123,7 +151,7 @@ func (e *Engine) Snapshot() (Snapshot, error) {
 		cs := CommunitySnapshot{
 			ID: c.cid, Overlay: overlayName(c.overlay), GlobalTime: c.GlobalTime(),
 			Destroyed: c.destroyed, Messages: n, Delayed: c.Delayed(),
-			Peers: c.peers(false),
+			Peers: c.peers(false), Stats: c.stats,
 		}
 		for _, p := range cs.Peers {
 			if int(p.Category) < len(cs.PeersByCategory) {

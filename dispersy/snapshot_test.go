@@ -48,6 +48,17 @@ func TestSnapshotAndPeers(t *testing.T) {
 	if want := sim.Count(sim.Peers[0], c.ID(), nil); cs.Messages != want || want < 3 {
 		t.Errorf("snapshot counts %d messages, the store %d", cs.Messages, want)
 	}
+	// One community: its counters are the engine's, but for packets that
+	// named no community it knows.
+	if cs.Stats.Stored != s.Stats.Stored || cs.Stats.Stored < 3 {
+		t.Errorf("community stored %d, engine %d", cs.Stats.Stored, s.Stats.Stored)
+	}
+	if cs.Stats.Received == 0 || cs.Stats.Received > s.Stats.Received {
+		t.Errorf("community received %d, engine %d", cs.Stats.Received, s.Stats.Received)
+	}
+	if cs.Stats.DroppedTotal() > s.Stats.DroppedTotal() || cs.Stats.Delayed > s.Stats.Delayed {
+		t.Errorf("community stats %+v beyond the engine's %+v", cs.Stats, s.Stats)
+	}
 	peers := c.Peers()
 	if len(peers) != 2 {
 		t.Fatalf("verified peers = %d (%v), want the 2 others", len(peers), peers)

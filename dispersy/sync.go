@@ -219,7 +219,7 @@ func (c *Community) storedSync(m *message) {
 func (c *Community) answerSync(to netip.AddrPort, s *SyncRequest) {
 	f, err := bloom.FromBytes(s.Bloom, int(s.K), s.Salt)
 	if err != nil {
-		c.e.dropped(DropInvalidRequest, to, "bloom filter: "+err.Error())
+		c.dropped(DropInvalidRequest, to, "bloom filter: "+err.Error())
 		return
 	}
 	high := s.High

@@ -91,6 +91,7 @@ func (w *walkState) tick(c *Community) error {
 	for _, x := range w.requests.Expire(now) {
 		if !x.Value.responded {
 			w.table.WalkTimeout(x.Value.to)
+			c.walkTimedOut(x.Value.to)
 		}
 	}
 	if now.Before(w.next) || c.tracker {

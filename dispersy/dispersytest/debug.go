@@ -159,8 +159,15 @@ type DebugCommunity struct {
 	Handled map[uint8][]string
 	// Messages records the handled messages per message id, in order.
 	Messages map[uint8][]*dispersy.Message[Text]
+	// Replayed counts, per message id, the messages handled while the
+	// store was replayed on join (dispersy.WithReplay).
+	Replayed map[uint8]int
 	// Undone records the texts undone per message id, in order.
 	Undone map[uint8][]string
+	// Removed records the texts removed per message id (Handlers.Removed),
+	// in order, and RemovedWhy the reasons.
+	Removed    map[uint8][]string
+	RemovedWhy map[uint8][]dispersy.RemoveReason
 	// SignRequests records the texts of the signature requests received.
 	SignRequests []string
 	// Check, when set, is every type's Check.
@@ -173,6 +180,10 @@ func NewDebugCommunity() *DebugCommunity {
 		Handled:  map[uint8][]string{},
 		Messages: map[uint8][]*dispersy.Message[Text]{},
 		Undone:   map[uint8][]string{},
+
+		Replayed:   map[uint8]int{},
+		Removed:    map[uint8][]string{},
+		RemovedWhy: map[uint8][]dispersy.RemoveReason{},
 	}
 }
 
@@ -183,7 +194,10 @@ func (d *DebugCommunity) Define(def *dispersy.Definition) {
 	def.Name = "debug"
 	for _, t := range DebugTypes {
 		h := dispersy.Handlers[Text]{
-			Handle: func(_ *dispersy.Context, batch []*dispersy.Message[Text]) {
+			Handle: func(ctx *dispersy.Context, batch []*dispersy.Message[Text]) {
+				if ctx.Replaying() {
+					d.Replayed[t.ID()] += len(batch)
+				}
 				for _, m := range batch {
 					d.Handled[t.ID()] = append(d.Handled[t.ID()], m.Payload.Text)
 					d.Messages[t.ID()] = append(d.Messages[t.ID()], m)
@@ -192,6 +206,12 @@ func (d *DebugCommunity) Define(def *dispersy.Definition) {
 			Undo: func(_ *dispersy.Context, batch []*dispersy.Message[Text]) {
 				for _, m := range batch {
 					d.Undone[t.ID()] = append(d.Undone[t.ID()], m.Payload.Text)
+				}
+			},
+			Removed: func(_ *dispersy.Context, batch []*dispersy.Message[Text], why dispersy.RemoveReason) {
+				for _, m := range batch {
+					d.Removed[t.ID()] = append(d.Removed[t.ID()], m.Payload.Text)
+					d.RemovedWhy[t.ID()] = append(d.RemovedWhy[t.ID()], why)
 				}
 			},
 		}

@@ -34,6 +34,9 @@ type SimConfig struct {
 	// Stores opens the peers' stores; nil gives each peer a MemStore, kept
 	// across Stop and Restart.
 	Stores SimStores
+	// JoinOptions are passed to every Join (dispersy.WithReplay, for
+	// example, to replay the store into the handlers on Restart).
+	JoinOptions []dispersy.JoinOption
 }
 
 // SimStores opens and releases the stores of simulated peers, so a
@@ -164,7 +167,7 @@ func (s *Sim) start(p *SimPeer) error {
 	}
 	eng.SetTime(s.Net.Now())
 	for _, f := range s.joins {
-		if _, err := eng.Join(f()); err != nil {
+		if _, err := eng.Join(f(), s.cfg.JoinOptions...); err != nil {
 			return fmt.Errorf("dispersytest: peer %d: %w", p.Index, err)
 		}
 	}
@@ -190,7 +193,7 @@ func (s *Sim) JoinAll(newOverlay func() dispersy.Overlay) error {
 		}
 		err := s.Net.Do(p.Addr, func(now time.Time) error {
 			p.Engine.SetTime(now)
-			_, err := p.Engine.Join(newOverlay())
+			_, err := p.Engine.Join(newOverlay(), s.cfg.JoinOptions...)
 			return err
 		})
 		if err != nil {

@@ -83,6 +83,7 @@ var storeTests = []struct {
 	{"Options", testOptions},
 	{"NoAliasing", testNoAliasing},
 	{"Closed", testClosed},
+	{"Messages", testMessages},
 }
 
 // Fixed ids, in bytewise order: mA < mB < mC, c1 < c2.

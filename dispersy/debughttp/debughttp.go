@@ -408,10 +408,14 @@ type Rates struct {
 	Messages    int       `json:"messages"`
 }
 
-// communityCounters returns the per-community counters of cs by name. The
-// snapshot carries none yet; per-community counters (received, stored,
-// delayed, dropped) are added here when CommunitySnapshot gains them.
-func communityCounters(*dispersy.CommunitySnapshot) map[string]uint64 { return nil }
+// communityCounters returns the per-community counters of cs by name
+// (CommunitySnapshot.Stats).
+func communityCounters(cs *dispersy.CommunitySnapshot) map[string]uint64 {
+	return map[string]uint64{
+		"received": cs.Stats.Received, "stored": cs.Stats.Stored,
+		"delayed": cs.Stats.Delayed, "dropped": cs.Stats.DroppedTotal(),
+	}
+}
 
 // statusOf converts a snapshot.
 func statusOf(s *dispersy.Snapshot) *Status {

@@ -42,6 +42,8 @@ func testSnapshot() dispersy.Snapshot {
 	a := dispersy.CommunitySnapshot{Overlay: "chat.Community", Messages: 12,
 		Peers: []dispersy.Peer{mk(7001, walker.CategoryWalk), mk(7002, walker.CategoryStumble), mk(7003, walker.CategoryIntro)}}
 	a.ID[0] = 1
+	a.Stats.Received, a.Stats.Stored = 40, 12
+	a.Stats.Dropped[dispersy.DropDuplicate] = 3
 	b := dispersy.CommunitySnapshot{Overlay: "other.Overlay", Messages: 5,
 		Peers: []dispersy.Peer{mk(7001, walker.CategoryWalk)}}
 	b.ID[0] = 2
@@ -133,6 +135,9 @@ func TestStatusJSON(t *testing.T) {
 	if c.ID != "0100000000000000000000000000000000000000" || c.Messages != 12 || c.VerifiedPeers != 2 ||
 		c.PeersByCategory["intro"] != 1 || len(c.Peers) != 3 || c.Peers[0].Addr != "127.0.0.1:7001" || c.Peers[0].Category != "walk" {
 		t.Errorf("community %+v", c)
+	}
+	if c.Counters["received"] != 40 || c.Counters["stored"] != 12 || c.Counters["dropped"] != 3 || c.Counters["delayed"] != 0 {
+		t.Errorf("community counters %v", c.Counters)
 	}
 	if st.Stats.Received != 100 || st.Stats.Dropped["duplicate"] != 3 || st.Stats.DroppedTotal != 3 || len(st.Stats.Dropped) != 1 {
 		t.Errorf("stats %+v", st.Stats)

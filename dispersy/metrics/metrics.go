@@ -80,6 +80,7 @@ var (
 	messagesDesc    = desc("community_messages", "Live messages of the community's synced types in the store (the store size).", "community", "overlay")
 	delayedDesc     = desc("community_delayed", "Messages of the community waiting for something they need.", "community")
 	globalTimeDesc  = desc("community_global_time", "The community's Lamport global time.", "community")
+	cDroppedDesc    = desc("community_dropped_total", "The community's packets and messages dropped, by reason.", "community", "reason")
 	peersDesc       = desc("community_peers", "Peers the community's walker knows, by category (walk and stumble are verified).", "community", "category")
 )
 
@@ -96,11 +97,15 @@ var communityGauges = []communityGauge{
 	{globalTimeDesc, func(c *dispersy.CommunitySnapshot) float64 { return float64(c.GlobalTime) }},
 }
 
-// communityCounters are the per-community counters, exported as
-// dispersy_community_<name>_total{community}. The snapshot carries none
-// yet; per-community counters (received, stored, delayed, dropped) are
-// added here as entries when CommunitySnapshot gains them.
-var communityCounters []communityGauge
+// communityCounters are the per-community counters of
+// CommunitySnapshot.Stats, exported as dispersy_community_<name>_total
+// {community}; the per-community drops by reason are
+// dispersy_community_dropped_total{community,reason}.
+var communityCounters = []communityGauge{
+	{desc("community_received_packets_total", "Packets addressed to the community that reached it.", "community"), func(c *dispersy.CommunitySnapshot) float64 { return float64(c.Stats.Received) }},
+	{desc("community_messages_stored_total", "The community's messages committed to the store.", "community"), func(c *dispersy.CommunitySnapshot) float64 { return float64(c.Stats.Stored) }},
+	{desc("community_messages_delayed_total", "The community's messages put on hold.", "community"), func(c *dispersy.CommunitySnapshot) float64 { return float64(c.Stats.Delayed) }},
+}
 
 // categories are the walker categories exported as peer gauges (none is
 // never in a snapshot).
@@ -117,7 +122,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range communityCounters {
 		ch <- m.d
 	}
-	for _, d := range []*prometheus.Desc{droppedDesc, communitiesDesc, failedDesc, trackedDesc, messagesDesc, peersDesc} {
+	for _, d := range []*prometheus.Desc{droppedDesc, cDroppedDesc, communitiesDesc, failedDesc, trackedDesc, messagesDesc, peersDesc} {
 		ch <- d
 	}
 }
@@ -160,6 +165,9 @@ func Write(s dispersy.Snapshot, ch chan<- prometheus.Metric) {
 		}
 		for _, m := range communityCounters {
 			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, m.get(cs), id)
+		}
+		for _, r := range dispersy.DropReasons() {
+			ch <- prometheus.MustNewConstMetric(cDroppedDesc, prometheus.CounterValue, float64(cs.Stats.Dropped[r]), id, r.String())
 		}
 		for _, cat := range categories {
 			ch <- prometheus.MustNewConstMetric(peersDesc, prometheus.GaugeValue, float64(cs.PeersByCategory[cat]), id, cat.String())

@@ -136,6 +136,16 @@ func TestMatchesEngine(t *testing.T) {
 	if got := testutil.ToFloat64(gaugeOf(c, "dispersy_messages_stored_total")); got != float64(s.Stats.Stored) {
 		t.Errorf("stored %v, engine %d", got, s.Stats.Stored)
 	}
+	cs := s.Communities[0].Stats
+	if got := testutil.ToFloat64(gaugeOf(c, "dispersy_community_messages_stored_total")); got != float64(cs.Stored) || got < 2 {
+		t.Errorf("community stored %v, snapshot %d", got, cs.Stored)
+	}
+	if got := testutil.ToFloat64(gaugeOf(c, "dispersy_community_received_packets_total")); got != float64(cs.Received) || got == 0 {
+		t.Errorf("community received %v, snapshot %d", got, cs.Received)
+	}
+	if n := testutil.CollectAndCount(c, "dispersy_community_dropped_total"); n != len(dispersy.DropReasons()) {
+		t.Errorf("%d community dropped series, want one per reason", n)
+	}
 }
 
 // gaugeOf is the collector restricted to one metric name, for ToFloat64.

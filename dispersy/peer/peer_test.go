@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ func newOverlay() *overlay {
 	var err error
 	o.rpc, err = peer.NewRPC[dt.Text, *dt.Text, dt.Text, *dt.Text](2, 3, "echo", func(ctx *dispersy.Context, from peer.Peer, req dt.Text) (dt.Text, bool) {
 		o.seen = append(o.seen, req.Text)
+		if req.Text == "big" {
+			return dt.Text{Text: strings.Repeat("x", 900)}, true
+		}
 		return dt.Text{Text: "re:" + req.Text}, req.Text != "silent"
 	})
 	if err != nil {
@@ -274,5 +278,33 @@ func TestSpreadTypes(t *testing.T) {
 	_ = sim.Net.RunFor(5 * time.Second)
 	if len(acked) != len(targets) || len(targets) != verified {
 		t.Fatalf("acked %d of %d targets (verified %d)", len(acked), len(targets), verified)
+	}
+}
+
+// A signed request replayed from a spoofed address gets its answer only
+// within the anti-amplification limit: an answer more than 3 times the
+// request's size, to an address that never proved it receives our packets,
+// is dropped and counted.
+func TestRPCAnswerAmplificationLimited(t *testing.T) {
+	sim, ovs := newSim(t, 3)
+	reqT, _ := ovs[2].rpc.Types()
+	var pkt []byte
+	do(t, sim, 2, func(c *dispersy.Community) error {
+		m, err := dispersy.Create(c, reqT, peer.Envelope[dt.Text]{ID: 9, Body: dt.Text{Text: "big"}})
+		pkt = m.Packet
+		return err
+	})
+	before := sim.Peers[0].Engine.Stats()
+	sim.Net.Inject(dt.PeerAddr(9), dt.PeerAddr(0), pkt) // the victim never sent anything
+	if err := sim.Net.RunFor(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st := sim.Peers[0].Engine.Stats()
+	if len(ovs[0].seen) != 1 {
+		t.Fatalf("server saw %d requests, want 1", len(ovs[0].seen))
+	}
+	if d := st.DroppedBy(dispersy.DropAmplification) - before.DroppedBy(dispersy.DropAmplification); d != 1 || st.Sent != before.Sent {
+		t.Fatalf("a %d-byte request from a spoofed address: %d answers refused, %d datagrams sent; want 1 and 0",
+			len(pkt), d, st.Sent-before.Sent)
 	}
 }

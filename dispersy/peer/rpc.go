@@ -117,7 +117,7 @@ func (r *RPC[Req, Resp]) Register(d *dispersy.Definition) {
 			return
 		}
 		if resp, ok := r.serve(ctx, from, e.Body); ok {
-			_ = Send(ctx.Community(), r.respT, Envelope[Resp]{ID: e.ID, Body: resp}, from.Addr)
+			_ = Reply(ctx.Community(), r.respT, Envelope[Resp]{ID: e.ID, Body: resp}, from)
 		}
 	})
 	dispersy.Register(d, r.respT, dispersy.Handlers[Envelope[Resp]]{

@@ -40,7 +40,7 @@ func (m *MyCommunity) Define(d *dispersy.Definition) {
 	peer.Handle(d, ClockMessage, func(ctx *dispersy.Context, from peer.Peer, p Clock) {
 		m.clock = max(m.clock, p.Value) + 1 // update our Lamport clock
 		fmt.Println(ctx.Community().Me().ID(), "current clock:", m.clock)
-		_ = peer.Send(ctx.Community(), ClockMessage, Clock{m.clock}, from.Addr) // and synchronize again
+		_ = peer.Reply(ctx.Community(), ClockMessage, Clock{m.clock}, from) // and synchronize again
 	})
 }
 

@@ -53,4 +53,24 @@ func TestRPCDoOnNodes(t *testing.T) {
 	if pending != 0 {
 		t.Fatalf("%d requests still pending after the cancel", pending)
 	}
+	// Leaving the community drops the call's timeout task: Do still returns.
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := co.rpc.Do(ctx, client, cid, serverEP.LocalAddr(), dt.Text{Text: "silent"}, time.Second)
+		done <- err
+	}()
+	for {
+		var n int
+		_ = client.Do(ctx, func(*dispersy.Engine) error { n = co.rpc.Pending(); return nil })
+		if n > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := client.Do(ctx, func(e *dispersy.Engine) error { return e.Leave(cid) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, peer.ErrTimeout) {
+		t.Fatalf("Do after Leave: %v, want ErrTimeout", err)
+	}
 }

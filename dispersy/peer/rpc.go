@@ -233,7 +233,8 @@ func (r *RPC[Req, Resp]) Cancel(c *dispersy.Community, id uint16) bool {
 
 // Do calls from outside the engine: it issues the request through n.Do on
 // community cid and waits for the answer, the timeout, or ctx (which
-// cancels the request).
+// cancels the request). It must not run on the engine's goroutine (in a
+// handler or task): that deadlocks; use Call there.
 func (r *RPC[Req, Resp]) Do(ctx context.Context, n *dispersy.Node, cid keys.CommunityID, to netip.AddrPort, req Req, timeout time.Duration, opts ...CallOption) (Resp, Peer, error) {
 	type result struct {
 		resp Resp
@@ -255,16 +256,30 @@ func (r *RPC[Req, Resp]) Do(ctx context.Context, n *dispersy.Node, cid keys.Comm
 	if err != nil {
 		return zero, Peer{}, err
 	}
-	select {
-	case res := <-ch:
-		return res.resp, res.from, res.err
-	case <-ctx.Done():
+	// Leaving the community cancels the call's timeout task without a
+	// callback; the wall-clock guard keeps Do from waiting forever then.
+	var o callOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	guard := time.NewTimer(timeout*time.Duration(o.retries+1) + time.Second)
+	defer guard.Stop()
+	cancel := func() {
 		_ = n.Do(context.Background(), func(e *dispersy.Engine) error {
 			if c := e.Community(cid); c != nil {
 				r.Cancel(c, id)
 			}
 			return nil
 		})
+	}
+	select {
+	case res := <-ch:
+		return res.resp, res.from, res.err
+	case <-guard.C:
+		cancel()
+		return zero, Peer{}, ErrTimeout
+	case <-ctx.Done():
+		cancel()
 		return zero, Peer{}, ctx.Err()
 	}
 }

@@ -34,6 +34,7 @@ var moduleImports = map[string]string{
 	"dispersytest": modulePath + "/dispersy/dispersytest",
 	"keys":         modulePath + "/keys",
 	"keyfile":      modulePath + "/keys/keyfile",
+	"lan":          modulePath + "/dispersy/lan",
 	"peer":         modulePath + "/dispersy/peer",
 	"tasks":        modulePath + "/dispersy/tasks",
 	"policy":       modulePath + "/policy",

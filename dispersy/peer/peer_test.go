@@ -308,3 +308,39 @@ func TestRPCAnswerAmplificationLimited(t *testing.T) {
 			len(pkt), d, st.Sent-before.Sent)
 	}
 }
+
+// On a link that loses 60% of the datagrams, bounded retries get most
+// calls answered where single attempts fail more often.
+func TestRPCRetriesOnLossyLink(t *testing.T) {
+	answered := func(retries int) int {
+		sim, ovs := newSim(t, 2)
+		lc := dt.LinkConfig{Latency: 20 * time.Millisecond, Loss: 0.6}
+		if err := sim.Net.SetLink(dt.PeerAddr(0), dt.PeerAddr(1), lc); err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for range 40 {
+			do(t, sim, 1, func(c *dispersy.Community) error {
+				_, err := ovs[1].rpc.Call(c, dt.PeerAddr(0), dt.Text{Text: "ping"}, 500*time.Millisecond, func(_ dt.Text, _ peer.Peer, err error) {
+					if err == nil {
+						ok++
+					}
+				}, peer.Retries(retries))
+				return err
+			})
+		}
+		if err := sim.Net.RunFor(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if ovs[1].rpc.Pending() != 0 {
+			t.Fatalf("%d calls still pending", ovs[1].rpc.Pending())
+		}
+		return ok
+	}
+	once, retried := answered(0), answered(6)
+	t.Logf("answered of 40 at 60%% loss: %d without retries, %d with 6", once, retried)
+	// A round trip survives with p = 0.16; seven attempts with 1-(0.84^7) ≈ 0.70.
+	if retried <= once || retried < 20 {
+		t.Fatalf("retries did not help: %d answered without, %d with", once, retried)
+	}
+}

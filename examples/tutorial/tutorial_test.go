@@ -5,10 +5,12 @@ package tutorial_test
 import (
 	"bufio"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +172,23 @@ func TestTutorialGossipDemo(t *testing.T) {
 	m2 := start(t, "member 2", bin, "-listen", "127.0.0.1:0", "-seed", addrS, "-say", "Hello Gossip!")
 	for _, p := range []*proc{m2, seed, m1} {
 		p.wait(t, `^data: Hello Gossip!$`)
+	}
+}
+
+// docs/tutorial.md shows the programs verbatim: the code the reader sees is
+// the code these tests run.
+func TestTutorialDocMatchesPrograms(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "tutorial.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"step1", "step3", "gossip"} {
+		src, err := os.ReadFile(filepath.Join(step, "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(doc), "```go\n"+string(src)+"```") {
+			t.Errorf("docs/tutorial.md does not show %s/main.go as it is: copy it into its code block", step)
+		}
 	}
 }

@@ -1,34 +1,30 @@
-// Step 3 of the tutorial (docs/tutorial.md): a Lamport clock agreed by
-// three peers, with peer-level messages and a task.
+// Step 3 of docs/tutorial.md: a Lamport clock agreed by three peers.
 package main
 
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"strings"
 	"time"
 
+	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/dispersy/peer"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
-// Clock is the message payload: one Lamport clock value, 4 bytes.
-type Clock struct{ Value uint32 }
+type Clock struct{ Value uint32 } // the message payload: a Lamport clock value
 
 func (c Clock) AppendBinary(b []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(b, c.Value), nil
 }
-func (c *Clock) UnmarshalBinary(b []byte) error {
-	if len(b) != 4 {
-		return errors.New("clock: want 4 bytes")
-	}
-	c.Value = binary.BigEndian.Uint32(b)
-	return nil
+func (c *Clock) UnmarshalBinary(b []byte) error { // strict: exactly 4 bytes
+	r := conversion.NewReader(b)
+	c.Value = r.Uint32()
+	return r.Finish()
 }
 
 var ClockMessage = peer.NewType[Clock](1, "clock") // id 1: unique in the community
@@ -51,7 +47,8 @@ func main() {
 	every := flag.Duration("every", 5*time.Second, "how often to try to start counting")
 	flag.Parse()
 	m := &MyCommunity{}
-	err := peer.Run(context.Background(), peer.Options{Listen: *listen, Bootstrap: strings.Fields(*bootstrap), KeyFile: *keyFile}, m, func(c *dispersy.Community) error {
+	opts := peer.Options{Listen: *listen, Bootstrap: strings.Fields(*bootstrap), KeyFile: *keyFile}
+	log.Fatal(peer.Run(context.Background(), opts, m, func(c *dispersy.Community) error {
 		fmt.Println("I am:", c.Me().ID(), "at", c.Engine().Config().LocalAddr)
 		return c.Every("start_communication", *every, 0, func(ctx *dispersy.Context) error {
 			if m.clock != 0 { // counting started: stop bootstrapping
@@ -61,6 +58,5 @@ func main() {
 			_, err := peer.Spread(ctx.Community(), ClockMessage, Clock{m.clock}, peer.Broadcast())
 			return err
 		})
-	})
-	log.Fatal(err)
+	}))
 }

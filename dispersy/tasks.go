@@ -10,12 +10,16 @@ import (
 // Every schedules fn to run on the engine's goroutine, on engine time, first
 // after delay and then every interval (IPv8's register_task with
 // interval and delay). Names are unique per community: a live name is
-// refused with tasks.ErrExists. Leaving the community cancels its tasks.
+// refused with tasks.ErrExists. Leaving the community cancels its tasks; a
+// left or destroyed community refuses new ones.
 //
 // A task that returns an error or panics is counted (Stats.TaskFailures),
 // logged, and stays scheduled; with tasks.Fatal() its failure stops the
 // engine instead (Tick returns it). Like every callback, fn must not block.
 func (c *Community) Every(name string, interval, delay time.Duration, fn func(*Context) error, opts ...tasks.Option) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
 	if fn == nil {
 		return c.tasks.Every(c.e.now, name, interval, delay, nil, opts...)
 	}
@@ -25,6 +29,9 @@ func (c *Community) Every(name string, interval, delay time.Duration, fn func(*C
 // After schedules fn to run once, delay from now on engine time (IPv8's
 // register_anonymous_task / a delayed call); see Every.
 func (c *Community) After(name string, delay time.Duration, fn func(*Context) error, opts ...tasks.Option) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
 	if fn == nil {
 		return c.tasks.After(c.e.now, name, delay, nil, opts...)
 	}

@@ -68,7 +68,13 @@ func TestCommunityTaskFatalAndLeave(t *testing.T) {
 		if got := c.TaskNames(); !slices.Equal(got, []string{"count"}) {
 			t.Errorf("TaskNames = %v", got)
 		}
-		return e.Leave(debugCID)
+		if err := e.Leave(debugCID); err != nil {
+			return err
+		}
+		if err := c.After("late", 0, func(*dispersy.Context) error { ran++; return nil }); !errors.Is(err, dispersy.ErrUnknownCommunity) {
+			t.Errorf("a task on a left community: %v, want ErrUnknownCommunity", err)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

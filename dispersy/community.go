@@ -8,6 +8,7 @@ import (
 
 	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/dispersy/requestcache"
+	"github.com/dispersy-go/dispersy/dispersy/tasks"
 	"github.com/dispersy-go/dispersy/keys"
 	"github.com/dispersy-go/dispersy/policy"
 	"github.com/dispersy-go/dispersy/timeline"
@@ -62,6 +63,7 @@ type Community struct {
 	walk    walkState
 	delays  delayQueue
 	sigReqs *requestcache.Cache[*sigRequest]
+	tasks   tasks.Scheduler // Every/After (tasks.go)
 
 	// undone and redone hold messages whose Undo (or, when redone, Handle)
 	// handlers run after the commit.
@@ -280,6 +282,9 @@ func (c *Community) nextDeadline() (time.Time, bool) {
 			consider(t)
 		}
 	}
+	if t, has := c.tasks.NextDeadline(); has {
+		consider(t)
+	}
 	return d, ok
 }
 
@@ -296,7 +301,10 @@ func (c *Community) tick() error {
 		return err
 	}
 	c.expireSignatures(now)
-	return c.walk.tick(c)
+	if err := c.walk.tick(c); err != nil {
+		return err
+	}
+	return c.runTasks()
 }
 
 // Context gives callbacks access to the community they run in. It is valid

@@ -230,6 +230,7 @@ func (e *Engine) Leave(cid keys.CommunityID) error {
 		return fmt.Errorf("%w: %s", ErrUnknownCommunity, cid)
 	}
 	c.unloaded = true
+	c.tasks.CancelAll()
 	delete(e.communities, cid)
 	e.order = slices.DeleteFunc(e.order, func(x *Community) bool { return x == c })
 	e.publishCodecs()

@@ -185,6 +185,9 @@ type Stats struct {
 	Walks, WalkReplies uint64
 	// SyncPackets counts packets sent in answer to bloom-filter syncs.
 	SyncPackets uint64
+	// TaskFailures counts community tasks (Community.Every, After) that
+	// returned an error or panicked.
+	TaskFailures uint64
 }
 
 // DroppedTotal returns the number of drops for every reason.
@@ -226,6 +229,7 @@ func (s Stats) String() string {
 	line("walks", s.Walks)
 	line("walk-replies", s.WalkReplies)
 	line("sync-packets", s.SyncPackets)
+	line("task-failures", s.TaskFailures)
 	for _, r := range DropReasons() {
 		line("dropped "+r.String(), s.Dropped[r])
 	}

@@ -3,6 +3,7 @@ package dispersy
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -336,7 +337,7 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		return drop(DropConflict, "another master message with the same global time in this batch")
 	}
 	rec, ok := c.stored[key]
-	if !ok {
+	if !ok || c.gone(&rec) {
 		return Accept()
 	}
 	if bytes.Equal(rec.Packet, m.frame.Packet) {
@@ -447,7 +448,7 @@ func (c *Community) sequenceConflict(m *message) Verdict {
 		_ = c.e.fail(err)
 		return drop(DropSequence, "store failure")
 	}
-	if stored == nil {
+	if stored == nil || c.gone(stored) {
 		// The number is taken by a message of this batch.
 		return drop(DropSequence, "sequence number taken in this batch")
 	}
@@ -576,7 +577,7 @@ func (e *Engine) flush() error {
 		}
 		if e.batch.Len() > 0 {
 			worked = true
-			if err := e.store.Apply(&e.batch); err != nil {
+			if err := e.applyBatch(); err != nil {
 				return e.fail(err)
 			}
 			e.batch.Reset()
@@ -598,6 +599,24 @@ func (e *Engine) flush() error {
 		}
 	}
 	return e.failed
+}
+
+// applyBatch commits the write batch. The checks plan every write against
+// the store plus the batch, so a SetUndone or ReplacePacket of a message
+// that is not stored is a stale plan, not a local failure: it is left out
+// and counted (DropStoreConflict), and the rest is committed. Any other
+// error is a local failure.
+func (e *Engine) applyBatch() error {
+	for {
+		err := e.store.Apply(&e.batch)
+		var oe *OpError
+		if err == nil || !errors.As(err, &oe) || !errors.Is(oe.Err, ErrNotFound) ||
+			(oe.Kind != OpSetUndone && oe.Kind != OpReplacePacket) || oe.Index >= len(e.batch.Ops) {
+			return err
+		}
+		e.batch.Ops = slices.Delete(e.batch.Ops, oe.Index, oe.Index+1)
+		e.dropped(DropStoreConflict, netip.AddrPort{}, oe.Error())
+	}
 }
 
 // handle runs after the commit: it clears the pending state, raises global

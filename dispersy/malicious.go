@@ -167,6 +167,7 @@ func (c *Community) noteEquivocation(m *message, stored *Record) {
 func (c *Community) deleteRecords(recs []Record) {
 	for _, r := range recs {
 		c.e.batch.Delete(c.cid, r.Key())
+		c.pending.remove(r.Key())
 		switch r.MessageID {
 		case IDAuthorize, IDRevoke, IDDynamicSettings:
 			if from, changed := c.tl.Remove(timeline.Ref{Author: r.Member, GlobalTime: r.GlobalTime}); changed {

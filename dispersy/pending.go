@@ -15,6 +15,10 @@ type pendingState struct {
 	keys  map[MessageKey]*message
 	seqs  map[seqKey]*seqState
 	hists map[histKey]*histState
+	// gone holds the keys this flush deleted (trimmed, excluded, replaced)
+	// before the commit: the store still returns them, but every check
+	// must treat them as not stored, as it would after the commit.
+	gone map[MessageKey]bool
 }
 
 type seqKey struct {
@@ -37,6 +41,7 @@ type histKey struct {
 }
 
 type histEntry struct {
+	member keys.MemberID
 	gt     uint64
 	packet []byte
 }
@@ -49,13 +54,35 @@ func (p *pendingState) reset() {
 	clear(p.keys)
 	clear(p.seqs)
 	clear(p.hists)
+	clear(p.gone)
 }
 
+// get returns the pending message with key k, nil when there is none or it
+// was deleted again in this flush.
 func (p *pendingState) get(k MessageKey) *message {
-	if p.keys == nil {
+	if p.keys == nil || p.gone[k] {
 		return nil
 	}
 	return p.keys[k]
+}
+
+// gone reports whether the stored message r was deleted in this flush:
+// trimmed, excluded, replaced, or pruned by a step not committed yet.
+func (c *Community) gone(r *Record) bool {
+	if c.pending.gone[r.Key()] {
+		return true
+	}
+	upTo, ok := c.prunedTo[r.MessageID]
+	return ok && r.GlobalTime <= upTo
+}
+
+// remove records that the message with key k, stored or pending, was
+// deleted in this flush.
+func (p *pendingState) remove(k MessageKey) {
+	if p.gone == nil {
+		p.gone = map[MessageKey]bool{}
+	}
+	p.gone[k] = true
 }
 
 // add records an accepted synced message.
@@ -64,6 +91,7 @@ func (p *pendingState) add(m *message) {
 		p.keys = map[MessageKey]*message{}
 	}
 	p.keys[m.key()] = m
+	delete(p.gone, m.key())
 	if m.frame.Sequence > 0 {
 		if p.seqs == nil {
 			p.seqs = map[seqKey]*seqState{}
@@ -160,7 +188,7 @@ func (p *pendingState) history(c *Community, m *message) (*histState, error) {
 	}
 	h := &histState{recs: make([]histEntry, len(recs))}
 	for i, r := range recs {
-		h.recs[i] = histEntry{gt: r.GlobalTime, packet: r.Packet}
+		h.recs[i] = histEntry{member: r.Member, gt: r.GlobalTime, packet: r.Packet}
 	}
 	if p.hists == nil {
 		p.hists = map[histKey]*histState{}
@@ -175,12 +203,15 @@ func (p *pendingState) trim(m *message, n int) {
 	if h == nil {
 		return
 	}
-	e := histEntry{gt: m.frame.GlobalTime, packet: m.frame.Packet}
+	e := histEntry{member: m.author(), gt: m.frame.GlobalTime, packet: m.frame.Packet}
 	i, _ := slices.BinarySearchFunc(h.recs, e, func(x, y histEntry) int {
 		return cmpKeyPacket(x.gt, x.packet, y.gt, y.packet)
 	})
 	h.recs = slices.Insert(h.recs, i, e)
 	if len(h.recs) > n {
+		for _, old := range h.recs[:len(h.recs)-n] {
+			p.remove(MessageKey{Member: old.member, GlobalTime: old.gt})
+		}
 		h.recs = slices.Delete(h.recs, 0, len(h.recs)-n)
 	}
 }

@@ -255,6 +255,9 @@ func (c *Community) runRecheck() {
 		}
 		for i := range recs {
 			r := &recs[i]
+			if c.gone(r) {
+				continue // deleted in this batch
+			}
 			if id == IDUndoOther {
 				c.recheckUndoOther(r)
 				continue
@@ -304,7 +307,7 @@ func (c *Community) recheckUndoOther(r *Record) {
 		_ = c.e.fail(err)
 		return
 	}
-	if !ok {
+	if !ok || c.gone(&trec) {
 		return
 	}
 	allowed, _ := c.tl.Allowed(r.Member, trec.MessageID, timeline.Undo, r.GlobalTime)
@@ -343,7 +346,9 @@ func (c *Community) checkUndo(m *message) Verdict {
 			_ = c.e.fail(err)
 			return drop(DropInvalidRequest, "store failure")
 		}
-		if !ok {
+		if !ok || c.gone(&r) {
+			// Not stored, or deleted in this batch (a newer last-sync
+			// message evicted it): as if the undo came after the commit.
 			return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
 		}
 		trec = r
@@ -363,6 +368,7 @@ func (c *Community) checkUndo(m *message) Verdict {
 			_ = c.e.fail(err)
 			return drop(DropInvalidRequest, "store failure")
 		}
+		ok = ok && !c.gone(&prev)
 		if ok && bytes.Compare(prev.Packet, m.frame.Packet) <= 0 {
 			// The stored undo wins: keep this one, undone by it, and tell
 			// the sender.

@@ -330,6 +330,9 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 			}
 			return drop(DropDuplicate, "another encoding of a message in this batch")
 		}
+		if r := p.record(); lastSyncPair(m, &r) {
+			return c.lastSyncConflict(m, &r)
+		}
 		if m.author() != c.def.master.ID() {
 			c.noteEquivocation(m, func() *Record { r := p.record(); return &r }())
 			return drop(DropMalicious, "another message with the same member and global time in this batch")
@@ -356,6 +359,9 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		}
 		return drop(DropDuplicate, "binary-smaller copy of a stored message")
 	}
+	if lastSyncPair(m, &rec) {
+		return c.lastSyncConflict(m, &rec)
+	}
 	if m.author() == c.def.master.ID() {
 		// The master is never excluded; of two master messages at one
 		// global time, every peer keeps the binary-lower one.
@@ -370,6 +376,35 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 	}
 	c.noteEquivocation(m, &rec)
 	return drop(DropMalicious, "another message with the same member and global time is stored")
+}
+
+// lastSyncPair reports whether m and rec, two messages with one key, are
+// of one last-sync type.
+func lastSyncPair(m *message, rec *Record) bool {
+	_, last := m.entry.spec.Distribution.(policy.LastSyncDistribution)
+	return last && rec.MessageID == m.id()
+}
+
+// lastSyncConflict resolves two messages of one member, one last-sync type
+// and one global time: the binary-lower packet is kept, and nobody is
+// excluded. A last-sync history may have evicted the first copy before
+// the second arrives, so the conflict is not seen on every peer; this rule
+// ends the same on all of them (docs/compatibility.md).
+func (c *Community) lastSyncConflict(m *message, rec *Record) Verdict {
+	if bytes.Compare(m.frame.Packet, rec.Packet) > 0 {
+		if !m.local && m.source.IsValid() {
+			c.e.reply(m.source, rec.Packet)
+		}
+		return drop(DropConflict, "a binary-lower last-sync message with the same member and global time is kept")
+	}
+	h, err := c.pending.history(c, m)
+	if err != nil {
+		_ = c.e.fail(err)
+		return drop(DropHistory, "store failure")
+	}
+	h.recs = slices.DeleteFunc(h.recs, func(e histEntry) bool { return e.member == rec.Member && e.gt == rec.GlobalTime })
+	c.deleteRecords([]Record{*rec})
+	return Accept()
 }
 
 // samePayload reports whether a stored record and an incoming message are
@@ -402,6 +437,10 @@ func (c *Community) onDuplicate(m *message, rec *Record) {
 		return
 	}
 	undo, ok, err := c.e.store.Get(c.cid, rec.UndoneBy)
+	if ok && (rec.MessageID == IDUndoOwn || rec.MessageID == IDUndoOther) && undo.UndoneBy != (MessageKey{}) {
+		// A losing undo names its target: send the winning undo.
+		undo, ok, err = c.e.store.Get(c.cid, undo.UndoneBy)
+	}
 	if err != nil {
 		_ = c.e.fail(err)
 		return
@@ -449,8 +488,16 @@ func (c *Community) sequenceConflict(m *message) Verdict {
 		return drop(DropSequence, "store failure")
 	}
 	if stored == nil || c.gone(stored) {
-		// The number is taken by a message of this batch.
-		return drop(DropSequence, "sequence number taken in this batch")
+		// The number is taken by a message of this batch: decide as if
+		// that one were stored. When it is a delayed one (provisional),
+		// wait for it, as this message would after it.
+		p := c.pending.bySequence(m.author(), m.id(), m.frame.Sequence)
+		if p == nil {
+			s := m.frame.Sequence
+			return delay(need{kind: needSequence, member: m.author(), msgID: m.id(), low: s, high: s, quiet: true})
+		}
+		r := p.record()
+		stored = &r
 	}
 	if bytes.Equal(stored.Packet, m.frame.Packet) {
 		c.onDuplicate(m, stored)
@@ -582,6 +629,13 @@ func (e *Engine) flush() error {
 			}
 			e.batch.Reset()
 		}
+		// The round is committed: what its checks saw pending (delayed
+		// sequence numbers included) is stored or forgotten now.
+		for _, list := range [2][]*Community{e.order, e.trackerOrder} {
+			for _, c := range list {
+				c.pending.reset()
+			}
+		}
 		if len(e.queued) > 0 {
 			worked = true
 			q := e.queued
@@ -623,9 +677,6 @@ func (e *Engine) applyBatch() error {
 // times, calls handlers in order (grouped by community and type), forwards
 // what must be forwarded and resumes delayed messages.
 func (e *Engine) handle(q []*message) {
-	for _, c := range e.order {
-		c.pending.reset()
-	}
 	for i := 0; i < len(q); {
 		j := i + 1
 		for j < len(q) && q[j].entry == q[i].entry && q[j].comm == q[i].comm {

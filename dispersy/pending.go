@@ -19,6 +19,8 @@ type pendingState struct {
 	// before the commit: the store still returns them, but every check
 	// must treat them as not stored, as it would after the commit.
 	gone map[MessageKey]bool
+	// undos maps the targets undone in this flush to their winning undo.
+	undos map[MessageKey]MessageKey
 }
 
 type seqKey struct {
@@ -55,6 +57,7 @@ func (p *pendingState) reset() {
 	clear(p.seqs)
 	clear(p.hists)
 	clear(p.gone)
+	clear(p.undos)
 }
 
 // get returns the pending message with key k, nil when there is none or it
@@ -132,6 +135,17 @@ func (p *pendingState) byMember(member keys.MemberID) []*message {
 		return cmpKeyPacket(a.frame.GlobalTime, a.frame.Packet, b.frame.GlobalTime, b.frame.Packet)
 	})
 	return out
+}
+
+// bySequence returns the pending message of member with type id and
+// sequence number seq, or nil (there is at most one).
+func (p *pendingState) bySequence(member keys.MemberID, id uint8, seq uint32) *message {
+	for k, m := range p.keys {
+		if k.Member == member && m.id() == id && m.frame.Sequence == seq && !p.gone[k] {
+			return m
+		}
+	}
+	return nil
 }
 
 // forget drops member's pending state.

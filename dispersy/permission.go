@@ -194,9 +194,21 @@ func (c *Community) checkGrants(m *message) Verdict {
 }
 
 // undoable reports whether messages of a type can be undone: application
-// types with an Undo handler.
+// types with an Undo handler whose messages their distribution never
+// deletes (full sync without global-time pruning). An undo of a message
+// that a last-sync history evicted, or pruning deleted, would be stored by
+// the peers that held the target and wait forever on the others
+// (docs/compatibility.md, "Batch-independent outcomes").
 func (c *Community) undoable(e *typeEntry) bool {
-	return e != nil && !e.builtin && e.undo != nil && policy.Synced(e.spec.Distribution)
+	if e == nil || e.builtin || e.undo == nil {
+		return false
+	}
+	d, ok := e.spec.Distribution.(policy.FullSyncDistribution)
+	if !ok {
+		return false
+	}
+	_, pruned := d.Pruning.(policy.GlobalTimePruning)
+	return !pruned
 }
 
 // resolutionIndex returns the index of the dynamic resolution policy in
@@ -333,6 +345,7 @@ func (c *Community) recheckUndoOther(r *Record) {
 // target are resolved so every peer keeps the same one: the binary-lowest
 // undo wins, the others are stored undone by it.
 func (c *Community) checkUndo(m *message) Verdict {
+	m.undo = nil // a resumed message is decided afresh
 	target := undoTarget(m)
 	if target.GlobalTime >= m.frame.GlobalTime {
 		return drop(DropInvalidRequest, "undo target is not older than the undo")
@@ -345,6 +358,9 @@ func (c *Community) checkUndo(m *message) Verdict {
 		if err != nil {
 			_ = c.e.fail(err)
 			return drop(DropInvalidRequest, "store failure")
+		}
+		if (!ok || c.gone(&r)) && c.Excluded(target.Member) {
+			return c.undoOfExcluded(m)
 		}
 		if !ok || c.gone(&r) {
 			// Not stored, or deleted in this batch (a newer last-sync
@@ -361,19 +377,28 @@ func (c *Community) checkUndo(m *message) Verdict {
 			return delay(need{kind: needProof, member: m.author(), globalTime: m.frame.GlobalTime})
 		}
 	}
+	if by, ok := c.pending.undos[target]; ok {
+		// Undone by an undo of this batch: decide as if it were stored.
+		trec.Undone, trec.UndoneBy = true, by
+	}
 	m.undo = &undoPlan{target: trec}
 	if trec.Undone && trec.UndoneBy != (MessageKey{}) && trec.UndoneBy != m.key() {
-		prev, ok, err := c.e.store.Get(c.cid, trec.UndoneBy)
-		if err != nil {
-			_ = c.e.fail(err)
-			return drop(DropInvalidRequest, "store failure")
+		var prev Record
+		ok := false
+		if p := c.pending.get(trec.UndoneBy); p != nil {
+			prev, ok = p.record(), true
+		} else {
+			r, found, err := c.e.store.Get(c.cid, trec.UndoneBy)
+			if err != nil {
+				_ = c.e.fail(err)
+				return drop(DropInvalidRequest, "store failure")
+			}
+			prev, ok = r, found && !c.gone(&r)
 		}
-		ok = ok && !c.gone(&prev)
 		if ok && bytes.Compare(prev.Packet, m.frame.Packet) <= 0 {
 			// The stored undo wins: keep this one, undone by it, and tell
 			// the sender.
-			m.undo.loser = true
-			m.undo.winner = prev.Key()
+			m.undo.loser, m.undo.winner = true, prev.Key()
 			if !m.local && m.source.IsValid() {
 				c.e.reply(m.source, prev.Packet)
 			}
@@ -382,6 +407,55 @@ func (c *Community) checkUndo(m *message) Verdict {
 		}
 	}
 	return Accept()
+}
+
+// undoLosers returns the keys of the undos of target that are stored
+// undone by winner (or are pending and lose to it), ordered by key.
+func (c *Community) undoLosers(target *Record, winner MessageKey) ([]MessageKey, error) {
+	var out []MessageKey
+	for _, m := range c.pending.keys {
+		if u := m.undo; u != nil && u.loser && u.winner == winner && !c.pending.gone[m.key()] {
+			out = append(out, m.key())
+		}
+	}
+	collect := func(r *Record) bool {
+		if r.Undone && r.UndoneBy == winner && !c.gone(r) && !slices.Contains(out, r.Key()) {
+			out = append(out, r.Key())
+		}
+		return true
+	}
+	err := c.e.store.Range(RangeQuery{Community: c.cid, MessageID: IDUndoOther, Low: target.GlobalTime + 1, High: conversion.MaxGlobalTime, IncludeUndone: true}, collect)
+	if err != nil {
+		return nil, err
+	}
+	own, err := c.e.store.History(c.cid, IDUndoOwn, target.Member, keys.MemberID{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range own {
+		collect(&own[i])
+	}
+	slices.SortFunc(out, func(x, y MessageKey) int {
+		return cmpKeyPacket(x.GlobalTime, x.Member[:], y.GlobalTime, y.Member[:])
+	})
+	return out, nil
+}
+
+// undoOfExcluded decides an undo-other whose target's author was excluded
+// (its messages deleted): it is stored without effect, as it is on a peer
+// that stored it before the exclusion deleted the target. The target's
+// type is gone with it, so the author must hold the undo permission on
+// some undoable type at the undo's global time.
+func (c *Community) undoOfExcluded(m *message) Verdict {
+	gt := m.frame.GlobalTime
+	for _, id := range c.def.ids {
+		if c.undoable(c.def.types[id]) {
+			if ok, _ := c.tl.Allowed(m.author(), id, timeline.Undo, gt); ok {
+				return Accept()
+			}
+		}
+	}
+	return delay(need{kind: needProof, member: m.author(), globalTime: gt})
 }
 
 // undoPlan is what accepting an undo message changes.
@@ -403,9 +477,22 @@ func (c *Community) acceptUndo(m *message) {
 		return
 	}
 	if u.supersedes != (MessageKey{}) {
-		c.e.batch.SetUndone(c.cid, u.supersedes, true, m.key())
+		// The earlier winner and its losers are now undone by this one:
+		// every peer ends with the same records, whatever the order.
+		losers, err := c.undoLosers(&u.target, u.supersedes)
+		if err != nil {
+			_ = c.e.fail(err)
+			return
+		}
+		for _, k := range append(losers, u.supersedes) {
+			c.e.batch.SetUndone(c.cid, k, true, m.key())
+		}
 	}
 	c.e.batch.SetUndone(c.cid, u.target.Key(), true, m.key())
+	if c.pending.undos == nil {
+		c.pending.undos = map[MessageKey]MessageKey{}
+	}
+	c.pending.undos[u.target.Key()] = m.key()
 	if !u.target.Undone {
 		c.undone = append(c.undone, u.target)
 	}

@@ -187,7 +187,6 @@ func bsScenario(tb testing.TB, c *dispersy.Community, rng *rand.Rand) []bsPacket
 		seqs   map[uint8]uint32
 		authed bool
 		own    []bsOwn // messages an undo may name
-		lastGT []uint64
 	}
 	master := &member{name: "M", key: bsMaster, addr: scFakeMember("M", 9).addr, seqs: map[uint8]uint32{}}
 	var ms []*member

@@ -75,6 +75,10 @@ type Community struct {
 	// pending holds messages accepted in the current flush but not yet
 	// committed, so checks within one batch see each other.
 	pending pendingState
+
+	// seqSent remembers the missing-sequence answers of the last
+	// Config.SequenceAnswerWindow.
+	seqSent recentSends
 }
 
 // batchWindow collects incoming messages of one type until its deadline.

@@ -184,3 +184,56 @@ func TestLastSyncConflictEveryOrder(t *testing.T) {
 		})
 	}
 }
+
+// A late revoke: the master revokes A's authorize permission at global
+// time 8 after A authorized B (@10, A's authorize #1) and C (@12, #2). A
+// peer that stored A's authorizes before the revoke and a peer that got the
+// revoke first end equal: both keep them stored and inactive (undone), and
+// neither waits behind A's sequence numbers.
+func TestLateRevokeEveryOrder(t *testing.T) {
+	h := newScHarness(t)
+	crafter, _ := bsNode(h, "crafter")
+	a, b, c := scFakeMember("a", 0), scFakeMember("b", 1), scFakeMember("c", 2)
+	mAddr := scFakeMember("M", 9).addr
+	grant := func(who *scMember, p dispersy.Permission) []dispersy.Grant {
+		return []dispersy.Grant{{Member: who.key.Public(), MessageType: bsLinear.ID(), Permission: p}}
+	}
+	authA := scCraft(t, crafter.c, dispersy.AuthorizeType, bsMaster, 2, 1, dispersy.Authorize{Grants: grant(a, dispersy.Permit|dispersy.PermAuthorize)})
+	revokeA := scCraft(t, crafter.c, dispersy.RevokeType, bsMaster, 8, 1, dispersy.Revoke{Grants: grant(a, dispersy.PermAuthorize)})
+	authB := scCraft(t, crafter.c, dispersy.AuthorizeType, a.key, 10, 1, dispersy.Authorize{Grants: grant(b, dispersy.Permit)})
+	authC := scCraft(t, crafter.c, dispersy.AuthorizeType, a.key, 12, 2, dispersy.Authorize{Grants: grant(c, dispersy.Permit)})
+	var want string
+	for i, revokeFirst := range []bool{false, true} {
+		h := newScHarness(t)
+		n, _ := bsNode(h, "receiver")
+		n.receive(mAddr, authA)
+		if revokeFirst {
+			n.receive(mAddr, revokeA)
+			n.receiveEach(a.addr, authB, authC)
+		} else {
+			n.receiveEach(a.addr, authB, authC)
+			n.receive(mAddr, revokeA)
+		}
+		got := bsSnapshot(t, n)
+		if i == 0 {
+			want = got
+		} else if got != want {
+			t.Errorf("revoke first stores\n%s; revoke last stores\n%s", got, want)
+		}
+		recs := bsRecords(t, n, dispersy.IDAuthorize)
+		if len(recs) != 3 {
+			t.Fatalf("revokeFirst=%v: %d authorizes stored, want 3", revokeFirst, len(recs))
+		}
+		for _, r := range recs[1:] {
+			if !r.Undone {
+				t.Errorf("revokeFirst=%v: A's authorize @%d is live, want inactive", revokeFirst, r.GlobalTime)
+			}
+		}
+		if d := n.c.Delayed(); d != 0 {
+			t.Errorf("revokeFirst=%v: %d messages wait", revokeFirst, d)
+		}
+		if n.c.Allowed(b.key.ID(), bsLinear, dispersy.Permit) {
+			t.Errorf("revokeFirst=%v: B holds the permission of an invalid authorize", revokeFirst)
+		}
+	}
+}

@@ -33,9 +33,7 @@ func (c *Community) initTimeline() error {
 	c.tl = tl
 	var msgs []timeline.Message
 	err = c.e.store.Replay(c.cid, permissionTypes, func(r *Record) bool {
-		if r.Undone {
-			return true
-		}
+		// Inactive (undone) ones too: validity is a function of the set.
 		if m := c.decodeRecord(r); m != nil {
 			if tm, ok := c.timelineMessage(m); ok {
 				msgs = append(msgs, tm)
@@ -128,7 +126,9 @@ func (c *Community) checkPermission(m *message) Verdict {
 			return v
 		}
 		tm, _ := c.timelineMessage(m)
-		if ok, _ := c.tl.CheckPermissionMessage(tm); !ok {
+		ok, _ := c.tl.CheckPermissionMessage(tm)
+		m.inactive = !ok && !m.local && c.revokedFor(tm)
+		if !ok && !m.inactive {
 			return delay(need{kind: needProof, member: m.author(), globalTime: gt})
 		}
 		return Accept()
@@ -152,6 +152,66 @@ func (c *Community) checkPermission(m *message) Verdict {
 		return delay(need{kind: needProof, member: m.author(), globalTime: gt})
 	}
 	panic("dispersy: unknown resolution")
+}
+
+// revokedFor reports whether a revoke took from the author of permission
+// message tm a permission tm needs at its global time. Such a message was
+// valid on the peers that stored it before the revoke arrived: it is
+// stored inactive (undone, out of sync, still in the timeline and in its
+// author's sequence) on every peer, so none waits behind its sequence
+// number and all end equal (docs/compatibility.md).
+func (c *Community) revokedFor(tm timeline.Message) bool {
+	need, types := timeline.Authorize, []uint8(nil)
+	switch tm.Kind {
+	case timeline.KindRevoke:
+		need = timeline.Revoke
+	case timeline.KindDynamicSettings:
+		need, types = timeline.Permit, []uint8{IDDynamicSettings}
+	}
+	for _, g := range tm.Grants {
+		types = append(types, g.Type)
+	}
+	for _, t := range types {
+		if ok, proof := c.tl.Allowed(tm.Ref.Author, t, need, tm.Ref.GlobalTime); !ok && len(proof) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// recheckPermissionMessages stores permission messages from global time
+// from on inactive (undone) when the timeline no longer holds them valid,
+// and live again when it does. No handler runs: they are built-in.
+func (c *Community) recheckPermissionMessages(from uint64) {
+	var flip []*message
+	for _, m := range c.pending.keys {
+		if !c.pending.gone[m.key()] && slices.Contains(permissionTypes, m.id()) &&
+			c.tl.Valid(timeline.Ref{Author: m.author(), GlobalTime: m.frame.GlobalTime}) == m.inactive {
+			flip = append(flip, m)
+		}
+	}
+	slices.SortFunc(flip, func(a, b *message) int {
+		return cmpKeyPacket(a.frame.GlobalTime, a.frame.Packet, b.frame.GlobalTime, b.frame.Packet)
+	})
+	for _, m := range flip {
+		m.inactive = !m.inactive
+		c.e.batch.SetUndone(c.cid, m.key(), m.inactive, MessageKey{})
+	}
+	for _, id := range permissionTypes {
+		err := c.e.store.Range(RangeQuery{Community: c.cid, MessageID: id, Low: max(from, 1), High: conversion.MaxGlobalTime, IncludeUndone: true}, func(r *Record) bool {
+			if c.gone(r) || c.pending.get(r.Key()) != nil {
+				return true
+			}
+			if valid := c.tl.Valid(timeline.Ref{Author: r.Member, GlobalTime: r.GlobalTime}); valid == r.Undone {
+				c.e.batch.SetUndone(c.cid, r.Key(), !valid, MessageKey{})
+			}
+			return true
+		})
+		if err != nil {
+			_ = c.e.fail(err)
+			return
+		}
+	}
 }
 
 // checkGrants rejects grants the community cannot honour: unknown target
@@ -246,6 +306,7 @@ func (c *Community) scheduleRecheck(from uint64) {
 func (c *Community) runRecheck() {
 	from := c.recheckFrom
 	c.recheck = false
+	c.recheckPermissionMessages(from)
 	for _, id := range c.def.ids {
 		e := c.def.types[id]
 		linear := false

@@ -17,6 +17,7 @@ import (
 var corePackages = []string{
 	"keys", "policy", "conversion", "timeline",
 	"dispersy", "dispersy/bloom", "dispersy/walker", "dispersy/requestcache",
+	"dispersy/recent",
 }
 
 var bannedImports = map[string]string{

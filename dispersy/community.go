@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/dispersy/recent"
 	"github.com/dispersy-go/dispersy/dispersy/requestcache"
 	"github.com/dispersy-go/dispersy/keys"
 	"github.com/dispersy-go/dispersy/policy"
@@ -77,8 +78,8 @@ type Community struct {
 	pending pendingState
 
 	// seqSent remembers the missing-sequence answers of the last
-	// Config.SequenceAnswerWindow.
-	seqSent recentSends
+	// Config.SequenceAnswerWindow, to send each once per requester.
+	seqSent recent.Window[sentKey]
 }
 
 // batchWindow collects incoming messages of one type until its deadline.

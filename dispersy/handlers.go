@@ -3,7 +3,6 @@ package dispersy
 import (
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/dispersy-go/dispersy/keys"
 	"github.com/dispersy-go/dispersy/policy"
@@ -172,7 +171,7 @@ func (c *Community) answerMissingSequence(group []*message) {
 				break
 			}
 			err := c.e.store.BySequence(c.cid, t.member, t.id, r[0], r[1], func(rec *Record) bool {
-				if c.seqSent.seen(c.e.now, c.e.cfg.SequenceAnswerWindow, t.to, rec.Hash) {
+				if c.seqSent.Seen(c.e.now, c.e.cfg.SequenceAnswerWindow, sentKey{t.to, rec.Hash}) {
 					return true
 				}
 				if !c.e.reply(t.to, rec.Packet) {
@@ -189,48 +188,10 @@ func (c *Community) answerMissingSequence(group []*message) {
 	}
 }
 
-// maxRecentSends bounds recentSends; beyond it the oldest are forgotten.
-const maxRecentSends = 4096
-
-// recentSends remembers which packets were sent to which address during a
-// short window, so overlapping missing-sequence requests that arrive in
-// separate datagrams are answered once per message (Dispersy collected
-// them for 0.1 s). Memory is bounded by maxRecentSends.
-type recentSends struct {
-	at    map[sentKey]time.Time
-	order []sentKey // by time sent
-}
-
+// sentKey names a packet sent to an address (see Community.seqSent).
 type sentKey struct {
 	to netip.AddrPort
 	h  Hash
-}
-
-// seen reports whether packet h was sent to to within window before now,
-// and otherwise records it as sent now.
-func (r *recentSends) seen(now time.Time, window time.Duration, to netip.AddrPort, h Hash) bool {
-	if window <= 0 {
-		return false
-	}
-	if r.at == nil {
-		r.at = map[sentKey]time.Time{}
-	}
-	n := 0
-	for ; n < len(r.order); n++ {
-		k := r.order[n]
-		if now.Sub(r.at[k]) < window && len(r.order)-n < maxRecentSends {
-			break
-		}
-		delete(r.at, k)
-	}
-	r.order = r.order[n:]
-	k := sentKey{to, h}
-	if _, ok := r.at[k]; ok {
-		return true
-	}
-	r.at[k] = now
-	r.order = append(r.order, k)
-	return false
 }
 
 // mergeRanges sorts inclusive ranges and merges overlapping or adjacent

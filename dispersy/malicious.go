@@ -170,24 +170,31 @@ func (c *Community) noteEquivocation(m *message, stored *Record) {
 
 // releaseLosers makes the losing undos of deleted targets live again:
 // with the target gone, every undo of it is stored without effect, as on a
-// peer that learns of the exclusion before the undos arrive.
+// peer that learns of the exclusion before the undos arrive. (The
+// excluded member's own undos are deleted with the rest.)
 func (c *Community) releaseLosers(doomed []Record) {
+	winners := map[MessageKey]bool{}
+	low := uint64(math.MaxUint64)
 	for _, r := range doomed {
 		winner := r.UndoneBy
 		if w, ok := c.pending.undos[r.Key()]; ok {
 			winner = w
 		}
-		if winner == (MessageKey{}) {
-			continue
+		if winner != (MessageKey{}) {
+			winners[winner] = true
+			low = min(low, r.GlobalTime)
 		}
-		losers, err := c.undoLosers(&r, winner)
-		if err != nil {
-			_ = c.e.fail(err)
-			return
-		}
-		for _, k := range losers {
-			c.e.batch.SetUndone(c.cid, k, false, MessageKey{})
-		}
+	}
+	if len(winners) == 0 {
+		return
+	}
+	losers, err := c.undoLosers(winners, low, nil)
+	if err != nil {
+		_ = c.e.fail(err)
+		return
+	}
+	for _, k := range losers {
+		c.e.batch.SetUndone(c.cid, k, false, MessageKey{})
 	}
 }
 

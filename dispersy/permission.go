@@ -470,31 +470,35 @@ func (c *Community) checkUndo(m *message) Verdict {
 	return Accept()
 }
 
-// undoLosers returns the keys of the undos of target that are stored
-// undone by winner (or are pending and lose to it), ordered by key.
-func (c *Community) undoLosers(target *Record, winner MessageKey) ([]MessageKey, error) {
+// undoLosers returns the keys of the undos stored undone by (or pending
+// and losing to) one of winners, which undo targets with global times of
+// at least low, ordered by key. Undo-owns are searched only when own is
+// set: they are that member's.
+func (c *Community) undoLosers(winners map[MessageKey]bool, low uint64, own *keys.MemberID) ([]MessageKey, error) {
 	var out []MessageKey
 	for _, m := range c.pending.keys {
-		if u := m.undo; u != nil && u.loser && u.winner == winner && !c.pending.gone[m.key()] {
+		if u := m.undo; u != nil && u.loser && winners[u.winner] && !c.pending.gone[m.key()] {
 			out = append(out, m.key())
 		}
 	}
 	collect := func(r *Record) bool {
-		if r.Undone && r.UndoneBy == winner && !c.gone(r) && !slices.Contains(out, r.Key()) {
+		if r.Undone && winners[r.UndoneBy] && !c.gone(r) && !slices.Contains(out, r.Key()) {
 			out = append(out, r.Key())
 		}
 		return true
 	}
-	err := c.e.store.Range(RangeQuery{Community: c.cid, MessageID: IDUndoOther, Low: target.GlobalTime + 1, High: conversion.MaxGlobalTime, IncludeUndone: true}, collect)
+	err := c.e.store.Range(RangeQuery{Community: c.cid, MessageID: IDUndoOther, Low: low + 1, High: conversion.MaxGlobalTime, IncludeUndone: true}, collect)
 	if err != nil {
 		return nil, err
 	}
-	own, err := c.e.store.History(c.cid, IDUndoOwn, target.Member, keys.MemberID{})
-	if err != nil {
-		return nil, err
-	}
-	for i := range own {
-		collect(&own[i])
+	if own != nil {
+		recs, err := c.e.store.History(c.cid, IDUndoOwn, *own, keys.MemberID{})
+		if err != nil {
+			return nil, err
+		}
+		for i := range recs {
+			collect(&recs[i])
+		}
 	}
 	slices.SortFunc(out, func(x, y MessageKey) int {
 		return cmpKeyPacket(x.GlobalTime, x.Member[:], y.GlobalTime, y.Member[:])
@@ -540,7 +544,7 @@ func (c *Community) acceptUndo(m *message) {
 	if u.supersedes != (MessageKey{}) {
 		// The earlier winner and its losers are now undone by this one:
 		// every peer ends with the same records, whatever the order.
-		losers, err := c.undoLosers(&u.target, u.supersedes)
+		losers, err := c.undoLosers(map[MessageKey]bool{u.supersedes: true}, u.target.GlobalTime, &u.target.Member)
 		if err != nil {
 			_ = c.e.fail(err)
 			return

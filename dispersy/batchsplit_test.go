@@ -285,7 +285,8 @@ func bsScenario(tb testing.TB, c *dispersy.Community, rng *rand.Rand) []bsPacket
 			}
 			text(m, bsSeq, next(), 1+uint32(rng.IntN(int(m.seqs[bsSeq.ID()]))), " (again)")
 		default:
-			// Same global time, another last-2 message.
+			// Same global time, another last-2 message. (Not at the time
+			// of a message of another type: see docs/compatibility.md.)
 			var gts []uint64
 			for _, p := range out {
 				if p.from == m.addr && strings.Contains(p.label, " last-2 ") {

@@ -397,12 +397,7 @@ func (c *Community) lastSyncConflict(m *message, rec *Record) Verdict {
 		}
 		return drop(DropConflict, "a binary-lower last-sync message with the same member and global time is kept")
 	}
-	h, err := c.pending.history(c, m)
-	if err != nil {
-		_ = c.e.fail(err)
-		return drop(DropHistory, "store failure")
-	}
-	h.recs = slices.DeleteFunc(h.recs, func(e histEntry) bool { return e.member == rec.Member && e.gt == rec.GlobalTime })
+	c.pending.unhistory(rec)
 	c.deleteRecords([]Record{*rec})
 	return Accept()
 }

@@ -127,7 +127,7 @@ func (p *pendingState) sequence(c *Community, member keys.MemberID, id uint8) (s
 func (p *pendingState) byMember(member keys.MemberID) []*message {
 	var out []*message
 	for k, m := range p.keys {
-		if k.Member == member {
+		if k.Member == member && !p.gone[k] {
 			out = append(out, m)
 		}
 	}
@@ -200,15 +200,28 @@ func (p *pendingState) history(c *Community, m *message) (*histState, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &histState{recs: make([]histEntry, len(recs))}
-	for i, r := range recs {
-		h.recs[i] = histEntry{member: r.Member, gt: r.GlobalTime, packet: r.Packet}
+	h := &histState{recs: make([]histEntry, 0, len(recs))}
+	for _, r := range recs {
+		if !c.gone(&r) { // deleted in this flush
+			h.recs = append(h.recs, histEntry{member: r.Member, gt: r.GlobalTime, packet: r.Packet})
+		}
 	}
 	if p.hists == nil {
 		p.hists = map[histKey]*histState{}
 	}
 	p.hists[k] = h
 	return h, nil
+}
+
+// unhistory removes a deleted message from its loaded last-sync history.
+func (p *pendingState) unhistory(r *Record) {
+	a, b := r.Member, r.Member2
+	if b != (keys.MemberID{}) && bytes.Compare(b[:], a[:]) < 0 {
+		a, b = b, a
+	}
+	if h := p.hists[histKey{id: r.MessageID, a: a, b: b}]; h != nil {
+		h.recs = slices.DeleteFunc(h.recs, func(e histEntry) bool { return e.member == r.Member && e.gt == r.GlobalTime })
+	}
 }
 
 // trim inserts an accepted message into its history and keeps the newest n.

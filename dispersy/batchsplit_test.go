@@ -457,3 +457,58 @@ func TestBatchSplitProperty(t *testing.T) {
 		t.Fatalf("seed %d: the outcome depends on batching; minimal scenario:\n%s%s", seed, b.String(), bsDivergence(t, pkts, seed))
 	}
 }
+
+// bsStaleStore deletes one message behind the engine's back just before
+// the next commit: the engine planned a write on a message the store no
+// longer has.
+type bsStaleStore struct {
+	*dt.MemStore
+	drop *dispersy.MessageKey
+}
+
+func (s *bsStaleStore) Apply(b *dispersy.Batch) error {
+	if s.drop != nil {
+		var del dispersy.Batch
+		del.Delete(bsCID, *s.drop)
+		s.drop = nil
+		if err := s.MemStore.Apply(&del); err != nil {
+			return err
+		}
+	}
+	return s.MemStore.Apply(b)
+}
+
+// TestStaleWriteIsAVerdict: a SetUndone that names a message the store no
+// longer has is left out of the commit and counted (DropStoreConflict);
+// the rest of the batch is committed and the engine runs on.
+func TestStaleWriteIsAVerdict(t *testing.T) {
+	store := &bsStaleStore{MemStore: dt.NewMemStore()}
+	cfg := dispersy.DefaultConfig()
+	cfg.LocalAddr = scAddr(0)
+	cfg.Rand = rand.New(rand.NewPCG(1, 1))
+	e, err := dispersy.NewEngine(cfg, scKey("receiver"), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetTime(scEpoch)
+	c, err := e.Join(newBsOverlay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := scFakeMember("x", 0)
+	target := scCraft(t, c, bsSeq, x.key, 5, 1, dt.Text{Text: "target"})
+	if err := e.Receive(scEpoch, x.addr, target); err != nil {
+		t.Fatal(err)
+	}
+	store.drop = &dispersy.MessageKey{Member: x.key.ID(), GlobalTime: 5}
+	undo := scCraft(t, c, dispersy.UndoOwnType, x.key, 7, 1, dispersy.UndoOwn{GlobalTime: 5})
+	if err := e.Receive(scEpoch, x.addr, undo); err != nil {
+		t.Fatalf("engine stopped: %v", err)
+	}
+	if got := e.Stats().DroppedBy(dispersy.DropStoreConflict); got != 1 {
+		t.Errorf("store-conflict drops %d, want 1", got)
+	}
+	if ok, err := store.Has(bsCID, dispersy.MessageKey{Member: x.key.ID(), GlobalTime: 7}); err != nil || !ok {
+		t.Errorf("the undo was not committed (%v, %v)", ok, err)
+	}
+}

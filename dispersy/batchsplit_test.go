@@ -166,7 +166,7 @@ func bsTimes(tb testing.TB, n *scNode, id uint8) []uint64 {
 	return out
 }
 
-var bsSeeds = flag.Int("batchsplit.seeds", 0, "scenarios of TestBatchSplitProperty (0: 150, 40 with -short)")
+var bsSeeds = flag.Int("batchsplit.seeds", 0, "scenarios of TestBatchSplitProperty (0: 500, 100 with -short)")
 
 // bsPacket is one crafted packet of a scenario and its description.
 type bsPacket struct {
@@ -431,9 +431,9 @@ func bsDivergence(tb testing.TB, pkts []bsPacket, seed uint64) string {
 func TestBatchSplitProperty(t *testing.T) {
 	seeds := *bsSeeds
 	if seeds == 0 {
-		seeds = 150
+		seeds = 500
 		if testing.Short() {
-			seeds = 40
+			seeds = 100
 		}
 	}
 	h := newScHarness(t)

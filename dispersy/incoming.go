@@ -664,7 +664,8 @@ func (e *Engine) applyBatch() error {
 			return err
 		}
 		e.batch.Ops = slices.Delete(e.batch.Ops, oe.Index, oe.Index+1)
-		e.dropped(DropStoreConflict, netip.AddrPort{}, oe.Error())
+		e.log.Warn().Err(oe).Msg("write on a missing message left out")
+		e.stats.Dropped[DropStoreConflict]++
 	}
 }
 

@@ -237,3 +237,43 @@ func TestLateRevokeEveryOrder(t *testing.T) {
 		}
 	}
 }
+
+// A linear message created after a revoke its author had not seen, and the
+// author's undo of it: a peer that stored it before the revoke and a peer
+// that got the revoke first end equal (stored, undone by the undo) and its
+// handler count nets to 0; the author's undo sequence has no gap.
+func TestRevokedMessageEveryOrder(t *testing.T) {
+	h := newScHarness(t)
+	crafter, _ := bsNode(h, "crafter")
+	x := scFakeMember("x", 0)
+	mAddr := scFakeMember("M", 9).addr
+	grants := []dispersy.Grant{{Member: x.key.Public(), MessageType: bsLinear.ID(), Permission: dispersy.Permit}}
+	auth := scCraft(t, crafter.c, dispersy.AuthorizeType, bsMaster, 2, 1, dispersy.Authorize{Grants: grants})
+	revoke := scCraft(t, crafter.c, dispersy.RevokeType, bsMaster, 7, 1, dispersy.Revoke{Grants: grants})
+	late := scCraft(t, crafter.c, bsLinear, x.key, 14, 0, dt.Text{Text: "late"})
+	undo := scCraft(t, crafter.c, dispersy.UndoOwnType, x.key, 16, 1, dispersy.UndoOwn{GlobalTime: 14})
+	var want string
+	for i, order := range [][]dispersy.Datagram{
+		{{Addr: mAddr, Data: auth}, {Addr: x.addr, Data: late}, {Addr: x.addr, Data: undo}, {Addr: mAddr, Data: revoke}},
+		{{Addr: mAddr, Data: auth}, {Addr: mAddr, Data: revoke}, {Addr: x.addr, Data: late}, {Addr: x.addr, Data: undo}},
+		{{Addr: mAddr, Data: auth}, {Addr: x.addr, Data: late}, {Addr: mAddr, Data: revoke}, {Addr: x.addr, Data: undo}},
+	} {
+		h := newScHarness(t)
+		n, o := bsNode(h, "receiver")
+		for _, d := range order {
+			n.receiveBatch([]dispersy.Datagram{d})
+		}
+		got := bsSnapshot(t, n)
+		if i == 0 {
+			want = got
+		} else if got != want {
+			t.Errorf("order %d stores\n%s, order 0 stores\n%s", i, got, want)
+		}
+		if v := o.net[dispersy.MessageKey{Member: x.key.ID(), GlobalTime: 14}]; v != 0 {
+			t.Errorf("order %d: handle minus undo = %d, want 0 (calls %v)", i, v, o.calls)
+		}
+		if d := n.c.Delayed(); d != 0 {
+			t.Errorf("order %d: %d messages wait", i, d)
+		}
+	}
+}

@@ -693,11 +693,18 @@ func (e *Engine) handle(q []*message) {
 			}
 			c.raiseGlobalTime(top)
 		}
-		e.stats.Handled += uint64(len(group))
-		if group[0].entry.builtin {
-			c.handleBuiltin(group)
-		} else if h := group[0].entry.handle; h != nil {
-			h(c.ctx, group)
+		live := group
+		if slices.ContainsFunc(group, func(m *message) bool { return m.inactive }) {
+			// Stored inactive (a revoke invalidated it): never handled.
+			live = slices.DeleteFunc(slices.Clone(group), func(m *message) bool { return m.inactive })
+		}
+		e.stats.Handled += uint64(len(live))
+		switch h := group[0].entry.handle; {
+		case len(live) == 0:
+		case group[0].entry.builtin:
+			c.handleBuiltin(live)
+		case h != nil:
+			h(c.ctx, live)
 		}
 		if e.failed != nil {
 			return

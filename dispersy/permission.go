@@ -120,6 +120,7 @@ func memberIDs(ks []*keys.PublicKey) []keys.MemberID {
 // arrived.
 func (c *Community) checkPermission(m *message) Verdict {
 	gt := m.frame.GlobalTime
+	m.inactive = false
 	switch m.id() {
 	case IDAuthorize, IDRevoke, IDDynamicSettings:
 		if v := c.checkGrants(m); v.kind != verdictAccept {
@@ -141,6 +142,12 @@ func (c *Community) checkPermission(m *message) Verdict {
 		return Accept()
 	case policy.LinearResolution, policy.DynamicResolution:
 		if ok, _ := c.tl.Check(memberIDs(m.authors), m.id(), gt); ok {
+			return Accept()
+		}
+		if !m.local && c.permitRevoked(m) {
+			// As on the peers that stored it before the revoke: stored
+			// undone by the permission change, never handled.
+			m.inactive = true
 			return Accept()
 		}
 		if _, dyn := m.entry.spec.Resolution.(policy.DynamicResolution); dyn && !m.local && m.source.IsValid() {
@@ -173,6 +180,17 @@ func (c *Community) revokedFor(tm timeline.Message) bool {
 	}
 	for _, t := range types {
 		if ok, proof := c.tl.Allowed(tm.Ref.Author, t, need, tm.Ref.GlobalTime); !ok && len(proof) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// permitRevoked reports whether a revoke ended the Permit on m's type of
+// one of m's authors at m's global time.
+func (c *Community) permitRevoked(m *message) bool {
+	for _, a := range m.authors {
+		if ok, proof := c.tl.Allowed(a.ID(), m.id(), timeline.Permit, m.frame.GlobalTime); !ok && len(proof) > 0 {
 			return true
 		}
 	}
@@ -335,8 +353,8 @@ func (c *Community) runRecheck() {
 				c.recheckUndoOther(r)
 				continue
 			}
-			if r.Undone && r.UndoneBy != (MessageKey{}) {
-				continue // undone by an undo message: stays undone
+			if _, ok := c.pending.undos[r.Key()]; ok || r.Undone && r.UndoneBy != (MessageKey{}) {
+				continue // undone by an undo message (maybe of this batch): stays undone
 			}
 			members := []keys.MemberID{r.Member}
 			if r.Double() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/dispersy/recent"
 	"github.com/dispersy-go/dispersy/dispersy/requestcache"
 	"github.com/dispersy-go/dispersy/dispersy/tasks"
 	"github.com/dispersy-go/dispersy/keys"
@@ -81,6 +82,10 @@ type Community struct {
 	stats    CommunityStats // see snapshot.go
 	removals []removal      // see removed.go
 	obs      observeState   // see events.go
+
+	// seqSent remembers the missing-sequence answers of the last
+	// Config.SequenceAnswerWindow, to send each once per requester.
+	seqSent recent.Window[sentKey]
 }
 
 // batchWindow collects incoming messages of one type until its deadline.

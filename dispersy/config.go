@@ -119,6 +119,11 @@ type Config struct {
 	// MaxKnownMembers bounds the in-memory cache of member keys; older
 	// entries fall back to the store.
 	MaxKnownMembers int
+	// SequenceAnswerWindow: a missing-sequence answer sends each message
+	// at most once per requester within this window, so overlapping
+	// requests that arrive in separate datagrams are not answered twice.
+	// Dispersy collected the requests for 0.1 s. 0 disables it.
+	SequenceAnswerWindow time.Duration
 	// Rand drives every random choice (walk targets, forwarding, sync
 	// ranges, identifiers). nil: NewNode uses a ChaCha8 generator seeded
 	// from crypto/rand; NewEngine (the simulator) seeds it from the member
@@ -156,6 +161,7 @@ func DefaultConfig() Config {
 		MaxDelayed:                4096,
 		MaxDelayedBytes:           4 << 20,
 		MaxKnownMembers:           65536,
+		SequenceAnswerWindow:      100 * time.Millisecond, // Dispersy's missing-sequence batch
 	}
 }
 
@@ -227,6 +233,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxKnownMembers < 1 {
 		bad("MaxKnownMembers (%d) must be >= 1", c.MaxKnownMembers)
+	}
+	if c.SequenceAnswerWindow < 0 {
+		bad("SequenceAnswerWindow (%v) must be >= 0", c.SequenceAnswerWindow)
 	}
 	for i, a := range c.Bootstrap {
 		if !a.IsValid() || a.Port() == 0 {

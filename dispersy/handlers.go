@@ -171,6 +171,9 @@ func (c *Community) answerMissingSequence(group []*message) {
 				break
 			}
 			err := c.e.store.BySequence(c.cid, t.member, t.id, r[0], r[1], func(rec *Record) bool {
+				if c.seqSent.Seen(c.e.now, c.e.cfg.SequenceAnswerWindow, sentKey{t.to, rec.Hash}) {
+					return true
+				}
 				if !c.e.reply(t.to, rec.Packet) {
 					return false
 				}
@@ -183,6 +186,12 @@ func (c *Community) answerMissingSequence(group []*message) {
 			}
 		}
 	}
+}
+
+// sentKey names a packet sent to an address (see Community.seqSent).
+type sentKey struct {
+	to netip.AddrPort
+	h  Hash
 }
 
 // mergeRanges sorts inclusive ranges and merges overlapping or adjacent

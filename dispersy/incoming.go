@@ -3,6 +3,7 @@ package dispersy
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -331,6 +332,9 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 			}
 			return drop(DropDuplicate, "another encoding of a message in this batch")
 		}
+		if r := p.record(); lastSyncPair(m, &r) {
+			return c.lastSyncConflict(m, &r)
+		}
 		if m.author() != c.def.master.ID() {
 			c.noteEquivocation(m, func() *Record { r := p.record(); return &r }())
 			return drop(DropMalicious, "another message with the same member and global time in this batch")
@@ -338,7 +342,7 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		return drop(DropConflict, "another master message with the same global time in this batch")
 	}
 	rec, ok := c.stored[key]
-	if !ok {
+	if !ok || c.gone(&rec) {
 		return Accept()
 	}
 	if bytes.Equal(rec.Packet, m.frame.Packet) {
@@ -357,6 +361,9 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 		}
 		return drop(DropDuplicate, "binary-smaller copy of a stored message")
 	}
+	if lastSyncPair(m, &rec) {
+		return c.lastSyncConflict(m, &rec)
+	}
 	if m.author() == c.def.master.ID() {
 		// The master is never excluded; of two master messages at one
 		// global time, every peer keeps the binary-lower one.
@@ -371,6 +378,30 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 	}
 	c.noteEquivocation(m, &rec)
 	return drop(DropMalicious, "another message with the same member and global time is stored")
+}
+
+// lastSyncPair reports whether m and rec, two messages with one key, are
+// of one last-sync type.
+func lastSyncPair(m *message, rec *Record) bool {
+	_, last := m.entry.spec.Distribution.(policy.LastSyncDistribution)
+	return last && rec.MessageID == m.id()
+}
+
+// lastSyncConflict resolves two messages of one member, one last-sync type
+// and one global time: the binary-lower packet is kept, and nobody is
+// excluded. A last-sync history may have evicted the first copy before
+// the second arrives, so the conflict is not seen on every peer; this rule
+// ends the same on all of them (docs/compatibility.md).
+func (c *Community) lastSyncConflict(m *message, rec *Record) Verdict {
+	if bytes.Compare(m.frame.Packet, rec.Packet) > 0 {
+		if !m.local && m.source.IsValid() {
+			c.e.reply(m.source, rec.Packet)
+		}
+		return drop(DropConflict, "a binary-lower last-sync message with the same member and global time is kept")
+	}
+	c.pending.unhistory(rec)
+	c.deleteRecords([]Record{*rec})
+	return Accept()
 }
 
 // samePayload reports whether a stored record and an incoming message are
@@ -403,6 +434,10 @@ func (c *Community) onDuplicate(m *message, rec *Record) {
 		return
 	}
 	undo, ok, err := c.e.store.Get(c.cid, rec.UndoneBy)
+	if ok && (rec.MessageID == IDUndoOwn || rec.MessageID == IDUndoOther) && undo.UndoneBy != (MessageKey{}) {
+		// A losing undo names its target: send the winning undo.
+		undo, ok, err = c.e.store.Get(c.cid, undo.UndoneBy)
+	}
 	if err != nil {
 		_ = c.e.fail(err)
 		return
@@ -449,9 +484,17 @@ func (c *Community) sequenceConflict(m *message) Verdict {
 		_ = c.e.fail(err)
 		return drop(DropSequence, "store failure")
 	}
-	if stored == nil {
-		// The number is taken by a message of this batch.
-		return drop(DropSequence, "sequence number taken in this batch")
+	if stored == nil || c.gone(stored) {
+		// The number is taken by a message of this batch: decide as if
+		// that one were stored. When it is a delayed one (provisional),
+		// wait for it, as this message would after it.
+		p := c.pending.bySequence(m.author(), m.id(), m.frame.Sequence)
+		if p == nil {
+			s := m.frame.Sequence
+			return delay(need{kind: needSequence, member: m.author(), msgID: m.id(), low: s, high: s, quiet: true})
+		}
+		r := p.record()
+		stored = &r
 	}
 	if bytes.Equal(stored.Packet, m.frame.Packet) {
 		c.onDuplicate(m, stored)
@@ -582,10 +625,17 @@ func (e *Engine) flush() error {
 			if err := e.noteRemovals(&e.batch); err != nil {
 				return e.fail(err)
 			}
-			if err := e.store.Apply(&e.batch); err != nil {
+			if err := e.applyBatch(); err != nil {
 				return e.fail(err)
 			}
 			e.batch.Reset()
+		}
+		// The round is committed: what its checks saw pending (delayed
+		// sequence numbers included) is stored or forgotten now.
+		for _, list := range [2][]*Community{e.order, e.trackerOrder} {
+			for _, c := range list {
+				c.pending.reset()
+			}
 		}
 		if len(e.queued) > 0 {
 			worked = true
@@ -613,13 +663,29 @@ func (e *Engine) flush() error {
 	return e.failed
 }
 
+// applyBatch commits the write batch. The checks plan every write against
+// the store plus the batch, so a SetUndone or ReplacePacket of a message
+// that is not stored is a stale plan, not a local failure: it is left out
+// and counted (DropStoreConflict), and the rest is committed. Any other
+// error is a local failure.
+func (e *Engine) applyBatch() error {
+	for {
+		err := e.store.Apply(&e.batch)
+		var oe *OpError
+		if err == nil || !errors.As(err, &oe) || !errors.Is(oe.Err, ErrNotFound) ||
+			(oe.Kind != OpSetUndone && oe.Kind != OpReplacePacket) || oe.Index >= len(e.batch.Ops) {
+			return err
+		}
+		e.batch.Ops = slices.Delete(e.batch.Ops, oe.Index, oe.Index+1)
+		e.log.Warn().Err(oe).Msg("write on a missing message left out")
+		e.stats.Dropped[DropStoreConflict]++
+	}
+}
+
 // handle runs after the commit: it clears the pending state, raises global
 // times, calls handlers in order (grouped by community and type), forwards
 // what must be forwarded and resumes delayed messages.
 func (e *Engine) handle(q []*message) {
-	for _, c := range e.order {
-		c.pending.reset()
-	}
 	for i := 0; i < len(q); {
 		j := i + 1
 		for j < len(q) && q[j].entry == q[i].entry && q[j].comm == q[i].comm {
@@ -640,11 +706,18 @@ func (e *Engine) handle(q []*message) {
 			}
 			c.raiseGlobalTime(top)
 		}
-		e.stats.Handled += uint64(len(group))
-		if group[0].entry.builtin {
-			c.handleBuiltin(group)
-		} else if h := group[0].entry.handle; h != nil {
-			h(c.ctx, group)
+		live := group
+		if slices.ContainsFunc(group, func(m *message) bool { return m.inactive }) {
+			// Stored inactive (a revoke invalidated it): never handled.
+			live = slices.DeleteFunc(slices.Clone(group), func(m *message) bool { return m.inactive })
+		}
+		e.stats.Handled += uint64(len(live))
+		switch h := group[0].entry.handle; {
+		case len(live) == 0:
+		case group[0].entry.builtin:
+			c.handleBuiltin(live)
+		case h != nil:
+			h(c.ctx, live)
 		}
 		if e.failed != nil {
 			return

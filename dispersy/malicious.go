@@ -152,21 +152,82 @@ func (c *Community) noteEquivocation(m *message, stored *Record) {
 			_ = c.e.fail(err)
 			return
 		}
-		doomed = append(doomed, hist...)
+		for _, r := range hist {
+			// Skip what this batch deleted or replaced already.
+			if !c.gone(&r) && c.pending.get(r.Key()) == nil {
+				doomed = append(doomed, r)
+			}
+		}
 	}
 	for _, p := range c.pending.byMember(mid) {
 		doomed = append(doomed, p.record())
 	}
 	c.pending.forget(mid)
 	c.deleteRecords(doomed)
+	c.releaseLosers(doomed)
+	c.resumeWaitingOn(mid)
+}
+
+// releaseLosers makes the losing undos of deleted targets live again:
+// with the target gone, every undo of it is stored without effect, as on a
+// peer that learns of the exclusion before the undos arrive. (The
+// excluded member's own undos are deleted with the rest.)
+func (c *Community) releaseLosers(doomed []Record) {
+	winners := map[MessageKey]bool{}
+	low := uint64(math.MaxUint64)
+	for _, r := range doomed {
+		winner := r.UndoneBy
+		if w, ok := c.pending.undos[r.Key()]; ok {
+			winner = w
+		}
+		if winner != (MessageKey{}) {
+			winners[winner] = true
+			low = min(low, r.GlobalTime)
+		}
+	}
+	if len(winners) == 0 {
+		return
+	}
+	losers, err := c.undoLosers(winners, low, nil)
+	if err != nil {
+		_ = c.e.fail(err)
+		return
+	}
+	for _, k := range losers {
+		c.e.batch.SetUndone(c.cid, k, false, MessageKey{})
+	}
+}
+
+// resumeWaitingOn re-checks the delayed messages that wait for a message
+// of an excluded member (an undo of it): that message will never be
+// stored, and they are decided as on a peer that stored them before the
+// exclusion.
+func (c *Community) resumeWaitingOn(mid keys.MemberID) {
+	var gts []uint64
+	for k := range c.delays.byKey {
+		if k.kind == needMessage && k.member == mid {
+			gts = append(gts, k.globalTime)
+		}
+	}
+	slices.Sort(gts)
+	for _, gt := range gts {
+		c.delays.resume(c, need{kind: needMessage, member: mid, globalTime: gt})
+	}
 }
 
 // deleteRecords deletes stored (or pending) messages: the deletes go into
 // the write batch, permission messages leave the timeline (stored messages
-// are re-checked), and the Undo handlers see the rest go.
+// are re-checked), and the Undo handlers see the live ones go (an undone
+// message's Undo handler ran already: Handle minus Undo calls per message
+// stays 0 or 1).
 func (c *Community) deleteRecords(recs []Record) {
+	live := recs[:0:0]
 	for _, r := range recs {
+		if _, undone := c.pending.undos[r.Key()]; !r.Undone && !undone {
+			live = append(live, r)
+		}
 		c.e.batch.Delete(c.cid, r.Key())
+		c.pending.remove(r.Key())
 		switch r.MessageID {
 		case IDAuthorize, IDRevoke, IDDynamicSettings:
 			if from, changed := c.tl.Remove(timeline.Ref{Author: r.Member, GlobalTime: r.GlobalTime}); changed {
@@ -174,7 +235,7 @@ func (c *Community) deleteRecords(recs []Record) {
 			}
 		}
 	}
-	c.queueUndone(recs)
+	c.queueUndone(live)
 }
 
 // masterConflict resolves two master messages with one sequence number the

@@ -15,8 +15,12 @@ type pendingState struct {
 	keys  map[MessageKey]*message
 	seqs  map[seqKey]*seqState
 	hists map[histKey]*histState
-	// trimmed holds the keys this batch's trims delete.
-	trimmed map[MessageKey]bool
+	// gone holds the keys this flush deleted (trimmed, excluded, replaced)
+	// before the commit: the store still returns them, but every check
+	// must treat them as not stored, as it would after the commit.
+	gone map[MessageKey]bool
+	// undos maps the targets undone in this flush to their winning undo.
+	undos map[MessageKey]MessageKey
 }
 
 type seqKey struct {
@@ -39,9 +43,9 @@ type histKey struct {
 }
 
 type histEntry struct {
+	member keys.MemberID
 	gt     uint64
 	packet []byte
-	key    MessageKey
 }
 
 type histState struct {
@@ -52,14 +56,36 @@ func (p *pendingState) reset() {
 	clear(p.keys)
 	clear(p.seqs)
 	clear(p.hists)
-	clear(p.trimmed)
+	clear(p.gone)
+	clear(p.undos)
 }
 
+// get returns the pending message with key k, nil when there is none or it
+// was deleted again in this flush.
 func (p *pendingState) get(k MessageKey) *message {
-	if p.keys == nil {
+	if p.keys == nil || p.gone[k] {
 		return nil
 	}
 	return p.keys[k]
+}
+
+// gone reports whether the stored message r was deleted in this flush:
+// trimmed, excluded, replaced, or pruned by a step not committed yet.
+func (c *Community) gone(r *Record) bool {
+	if c.pending.gone[r.Key()] {
+		return true
+	}
+	upTo, ok := c.prunedTo[r.MessageID]
+	return ok && r.GlobalTime <= upTo
+}
+
+// remove records that the message with key k, stored or pending, was
+// deleted in this flush.
+func (p *pendingState) remove(k MessageKey) {
+	if p.gone == nil {
+		p.gone = map[MessageKey]bool{}
+	}
+	p.gone[k] = true
 }
 
 // add records an accepted synced message.
@@ -68,6 +94,7 @@ func (p *pendingState) add(m *message) {
 		p.keys = map[MessageKey]*message{}
 	}
 	p.keys[m.key()] = m
+	delete(p.gone, m.key())
 	if m.frame.Sequence > 0 {
 		if p.seqs == nil {
 			p.seqs = map[seqKey]*seqState{}
@@ -100,7 +127,7 @@ func (p *pendingState) sequence(c *Community, member keys.MemberID, id uint8) (s
 func (p *pendingState) byMember(member keys.MemberID) []*message {
 	var out []*message
 	for k, m := range p.keys {
-		if k.Member == member {
+		if k.Member == member && !p.gone[k] {
 			out = append(out, m)
 		}
 	}
@@ -108,6 +135,17 @@ func (p *pendingState) byMember(member keys.MemberID) []*message {
 		return cmpKeyPacket(a.frame.GlobalTime, a.frame.Packet, b.frame.GlobalTime, b.frame.Packet)
 	})
 	return out
+}
+
+// bySequence returns the pending message of member with type id and
+// sequence number seq, or nil (there is at most one).
+func (p *pendingState) bySequence(member keys.MemberID, id uint8, seq uint32) *message {
+	for k, m := range p.keys {
+		if k.Member == member && m.id() == id && m.frame.Sequence == seq && !p.gone[k] {
+			return m
+		}
+	}
+	return nil
 }
 
 // forget drops member's pending state.
@@ -162,9 +200,11 @@ func (p *pendingState) history(c *Community, m *message) (*histState, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &histState{recs: make([]histEntry, len(recs))}
-	for i, r := range recs {
-		h.recs[i] = histEntry{gt: r.GlobalTime, packet: r.Packet, key: r.Key()}
+	h := &histState{recs: make([]histEntry, 0, len(recs))}
+	for _, r := range recs {
+		if !c.gone(&r) { // deleted in this flush
+			h.recs = append(h.recs, histEntry{member: r.Member, gt: r.GlobalTime, packet: r.Packet})
+		}
 	}
 	if p.hists == nil {
 		p.hists = map[histKey]*histState{}
@@ -173,23 +213,31 @@ func (p *pendingState) history(c *Community, m *message) (*histState, error) {
 	return h, nil
 }
 
+// unhistory removes a deleted message from its loaded last-sync history.
+func (p *pendingState) unhistory(r *Record) {
+	a, b := r.Member, r.Member2
+	if b != (keys.MemberID{}) && bytes.Compare(b[:], a[:]) < 0 {
+		a, b = b, a
+	}
+	if h := p.hists[histKey{id: r.MessageID, a: a, b: b}]; h != nil {
+		h.recs = slices.DeleteFunc(h.recs, func(e histEntry) bool { return e.member == r.Member && e.gt == r.GlobalTime })
+	}
+}
+
 // trim inserts an accepted message into its history and keeps the newest n.
 func (p *pendingState) trim(m *message, n int) {
 	h := p.hists[historyKey(m)]
 	if h == nil {
 		return
 	}
-	e := histEntry{gt: m.frame.GlobalTime, packet: m.frame.Packet, key: m.key()}
+	e := histEntry{member: m.author(), gt: m.frame.GlobalTime, packet: m.frame.Packet}
 	i, _ := slices.BinarySearchFunc(h.recs, e, func(x, y histEntry) int {
 		return cmpKeyPacket(x.gt, x.packet, y.gt, y.packet)
 	})
 	h.recs = slices.Insert(h.recs, i, e)
 	if len(h.recs) > n {
-		if p.trimmed == nil {
-			p.trimmed = map[MessageKey]bool{}
-		}
-		for _, x := range h.recs[:len(h.recs)-n] {
-			p.trimmed[x.key] = true
+		for _, old := range h.recs[:len(h.recs)-n] {
+			p.remove(MessageKey{Member: old.member, GlobalTime: old.gt})
 		}
 		h.recs = slices.Delete(h.recs, 0, len(h.recs)-n)
 	}

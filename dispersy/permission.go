@@ -33,9 +33,7 @@ func (c *Community) initTimeline() error {
 	c.tl = tl
 	var msgs []timeline.Message
 	err = c.e.store.Replay(c.cid, permissionTypes, func(r *Record) bool {
-		if r.Undone {
-			return true
-		}
+		// Inactive (undone) ones too: validity is a function of the set.
 		if m := c.decodeRecord(r); m != nil {
 			if tm, ok := c.timelineMessage(m); ok {
 				msgs = append(msgs, tm)
@@ -122,13 +120,16 @@ func memberIDs(ks []*keys.PublicKey) []keys.MemberID {
 // arrived.
 func (c *Community) checkPermission(m *message) Verdict {
 	gt := m.frame.GlobalTime
+	m.inactive = false
 	switch m.id() {
 	case IDAuthorize, IDRevoke, IDDynamicSettings:
 		if v := c.checkGrants(m); v.kind != verdictAccept {
 			return v
 		}
 		tm, _ := c.timelineMessage(m)
-		if ok, _ := c.tl.CheckPermissionMessage(tm); !ok {
+		ok, _ := c.tl.CheckPermissionMessage(tm)
+		m.inactive = !ok && !m.local && c.revokedFor(tm)
+		if !ok && !m.inactive {
 			return delay(need{kind: needProof, member: m.author(), globalTime: gt})
 		}
 		return Accept()
@@ -143,6 +144,12 @@ func (c *Community) checkPermission(m *message) Verdict {
 		if ok, _ := c.tl.Check(memberIDs(m.authors), m.id(), gt); ok {
 			return Accept()
 		}
+		if !m.local && c.permitRevoked(m) {
+			// As on the peers that stored it before the revoke: stored
+			// undone by the permission change, never handled.
+			m.inactive = true
+			return Accept()
+		}
 		if _, dyn := m.entry.spec.Resolution.(policy.DynamicResolution); dyn && !m.local && m.source.IsValid() {
 			// A sender that used another policy may lack our settings:
 			// send it the ones in effect (Dispersy §6.5).
@@ -152,6 +159,77 @@ func (c *Community) checkPermission(m *message) Verdict {
 		return delay(need{kind: needProof, member: m.author(), globalTime: gt})
 	}
 	panic("dispersy: unknown resolution")
+}
+
+// revokedFor reports whether a revoke took from the author of permission
+// message tm a permission tm needs at its global time. Such a message was
+// valid on the peers that stored it before the revoke arrived: it is
+// stored inactive (undone, out of sync, still in the timeline and in its
+// author's sequence) on every peer, so none waits behind its sequence
+// number and all end equal (docs/compatibility.md).
+func (c *Community) revokedFor(tm timeline.Message) bool {
+	need, types := timeline.Authorize, []uint8(nil)
+	switch tm.Kind {
+	case timeline.KindRevoke:
+		need = timeline.Revoke
+	case timeline.KindDynamicSettings:
+		need, types = timeline.Permit, []uint8{IDDynamicSettings}
+	}
+	for _, g := range tm.Grants {
+		types = append(types, g.Type)
+	}
+	for _, t := range types {
+		if ok, proof := c.tl.Allowed(tm.Ref.Author, t, need, tm.Ref.GlobalTime); !ok && len(proof) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// permitRevoked reports whether a revoke ended the Permit on m's type of
+// one of m's authors at m's global time.
+func (c *Community) permitRevoked(m *message) bool {
+	for _, a := range m.authors {
+		if ok, proof := c.tl.Allowed(a.ID(), m.id(), timeline.Permit, m.frame.GlobalTime); !ok && len(proof) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// recheckPermissionMessages stores permission messages from global time
+// from on inactive (undone) when the timeline no longer holds them valid,
+// and live again when it does. No handler runs: they are built-in.
+func (c *Community) recheckPermissionMessages(from uint64) {
+	var flip []*message
+	for _, m := range c.pending.keys {
+		if !c.pending.gone[m.key()] && slices.Contains(permissionTypes, m.id()) &&
+			c.tl.Valid(timeline.Ref{Author: m.author(), GlobalTime: m.frame.GlobalTime}) == m.inactive {
+			flip = append(flip, m)
+		}
+	}
+	slices.SortFunc(flip, func(a, b *message) int {
+		return cmpKeyPacket(a.frame.GlobalTime, a.frame.Packet, b.frame.GlobalTime, b.frame.Packet)
+	})
+	for _, m := range flip {
+		m.inactive = !m.inactive
+		c.e.batch.SetUndone(c.cid, m.key(), m.inactive, MessageKey{})
+	}
+	for _, id := range permissionTypes {
+		err := c.e.store.Range(RangeQuery{Community: c.cid, MessageID: id, Low: max(from, 1), High: conversion.MaxGlobalTime, IncludeUndone: true}, func(r *Record) bool {
+			if c.gone(r) || c.pending.get(r.Key()) != nil {
+				return true
+			}
+			if valid := c.tl.Valid(timeline.Ref{Author: r.Member, GlobalTime: r.GlobalTime}); valid == r.Undone {
+				c.e.batch.SetUndone(c.cid, r.Key(), !valid, MessageKey{})
+			}
+			return true
+		})
+		if err != nil {
+			_ = c.e.fail(err)
+			return
+		}
+	}
 }
 
 // checkGrants rejects grants the community cannot honour: unknown target
@@ -194,9 +272,21 @@ func (c *Community) checkGrants(m *message) Verdict {
 }
 
 // undoable reports whether messages of a type can be undone: application
-// types with an Undo handler.
+// types with an Undo handler whose messages their distribution never
+// deletes (full sync without global-time pruning). An undo of a message
+// that a last-sync history evicted, or pruning deleted, would be stored by
+// the peers that held the target and wait forever on the others
+// (docs/compatibility.md, "Batch-independent outcomes").
 func (c *Community) undoable(e *typeEntry) bool {
-	return e != nil && !e.builtin && e.undo != nil && policy.Synced(e.spec.Distribution)
+	if e == nil || e.builtin || e.undo == nil {
+		return false
+	}
+	d, ok := e.spec.Distribution.(policy.FullSyncDistribution)
+	if !ok {
+		return false
+	}
+	_, pruned := d.Pruning.(policy.GlobalTimePruning)
+	return !pruned
 }
 
 // resolutionIndex returns the index of the dynamic resolution policy in
@@ -234,6 +324,7 @@ func (c *Community) scheduleRecheck(from uint64) {
 func (c *Community) runRecheck() {
 	from := c.recheckFrom
 	c.recheck = false
+	c.recheckPermissionMessages(from)
 	for _, id := range c.def.ids {
 		e := c.def.types[id]
 		linear := false
@@ -255,12 +346,15 @@ func (c *Community) runRecheck() {
 		}
 		for i := range recs {
 			r := &recs[i]
+			if c.gone(r) {
+				continue // deleted in this batch
+			}
 			if id == IDUndoOther {
 				c.recheckUndoOther(r)
 				continue
 			}
-			if r.Undone && r.UndoneBy != (MessageKey{}) {
-				continue // undone by an undo message: stays undone
+			if _, ok := c.pending.undos[r.Key()]; ok || r.Undone && r.UndoneBy != (MessageKey{}) {
+				continue // undone by an undo message (maybe of this batch): stays undone
 			}
 			members := []keys.MemberID{r.Member}
 			if r.Double() {
@@ -304,7 +398,7 @@ func (c *Community) recheckUndoOther(r *Record) {
 		_ = c.e.fail(err)
 		return
 	}
-	if !ok {
+	if !ok || c.gone(&trec) {
 		return
 	}
 	allowed, _ := c.tl.Allowed(r.Member, trec.MessageID, timeline.Undo, r.GlobalTime)
@@ -330,12 +424,12 @@ func (c *Community) recheckUndoOther(r *Record) {
 // target are resolved so every peer keeps the same one: the binary-lowest
 // undo wins, the others are stored undone by it.
 func (c *Community) checkUndo(m *message) Verdict {
+	m.undo = nil // a resumed message is decided afresh
 	target := undoTarget(m)
 	if target.GlobalTime >= m.frame.GlobalTime {
 		return drop(DropInvalidRequest, "undo target is not older than the undo")
 	}
 	var trec Record
-	found := true
 	if p := c.pending.get(target); p != nil {
 		trec = p.record()
 	} else {
@@ -344,13 +438,15 @@ func (c *Community) checkUndo(m *message) Verdict {
 			_ = c.e.fail(err)
 			return drop(DropInvalidRequest, "store failure")
 		}
-		trec, found = r, ok
-	}
-	// A target that a trim or a prune of this batch deletes (a newer
-	// last-sync message, a global time that pruned it) is as good as not
-	// stored: marking it undone would fail the commit.
-	if up, pruned := c.prunedTo[trec.MessageID]; !found || c.pending.trimmed[target] || pruned && trec.GlobalTime <= up {
-		return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
+		if (!ok || c.gone(&r)) && c.Excluded(target.Member) {
+			return c.undoOfExcluded(m)
+		}
+		if !ok || c.gone(&r) {
+			// Not stored, or deleted in this batch (a newer last-sync
+			// message evicted it): as if the undo came after the commit.
+			return delay(need{kind: needMessage, member: target.Member, globalTime: target.GlobalTime})
+		}
+		trec = r
 	}
 	if !c.undoable(c.def.types[trec.MessageID]) {
 		return drop(DropInvalidRequest, "the target's type cannot be undone")
@@ -360,18 +456,28 @@ func (c *Community) checkUndo(m *message) Verdict {
 			return delay(need{kind: needProof, member: m.author(), globalTime: m.frame.GlobalTime})
 		}
 	}
+	if by, ok := c.pending.undos[target]; ok {
+		// Undone by an undo of this batch: decide as if it were stored.
+		trec.Undone, trec.UndoneBy = true, by
+	}
 	m.undo = &undoPlan{target: trec}
 	if trec.Undone && trec.UndoneBy != (MessageKey{}) && trec.UndoneBy != m.key() {
-		prev, ok, err := c.e.store.Get(c.cid, trec.UndoneBy)
-		if err != nil {
-			_ = c.e.fail(err)
-			return drop(DropInvalidRequest, "store failure")
+		var prev Record
+		ok := false
+		if p := c.pending.get(trec.UndoneBy); p != nil {
+			prev, ok = p.record(), true
+		} else {
+			r, found, err := c.e.store.Get(c.cid, trec.UndoneBy)
+			if err != nil {
+				_ = c.e.fail(err)
+				return drop(DropInvalidRequest, "store failure")
+			}
+			prev, ok = r, found && !c.gone(&r)
 		}
 		if ok && bytes.Compare(prev.Packet, m.frame.Packet) <= 0 {
 			// The stored undo wins: keep this one, undone by it, and tell
 			// the sender.
-			m.undo.loser = true
-			m.undo.winner = prev.Key()
+			m.undo.loser, m.undo.winner = true, prev.Key()
 			if !m.local && m.source.IsValid() {
 				c.e.reply(m.source, prev.Packet)
 			}
@@ -380,6 +486,59 @@ func (c *Community) checkUndo(m *message) Verdict {
 		}
 	}
 	return Accept()
+}
+
+// undoLosers returns the keys of the undos stored undone by (or pending
+// and losing to) one of winners, which undo targets with global times of
+// at least low, ordered by key. Undo-owns are searched only when own is
+// set: they are that member's.
+func (c *Community) undoLosers(winners map[MessageKey]bool, low uint64, own *keys.MemberID) ([]MessageKey, error) {
+	var out []MessageKey
+	for _, m := range c.pending.keys {
+		if u := m.undo; u != nil && u.loser && winners[u.winner] && !c.pending.gone[m.key()] {
+			out = append(out, m.key())
+		}
+	}
+	collect := func(r *Record) bool {
+		if r.Undone && winners[r.UndoneBy] && !c.gone(r) && !slices.Contains(out, r.Key()) {
+			out = append(out, r.Key())
+		}
+		return true
+	}
+	err := c.e.store.Range(RangeQuery{Community: c.cid, MessageID: IDUndoOther, Low: low + 1, High: conversion.MaxGlobalTime, IncludeUndone: true}, collect)
+	if err != nil {
+		return nil, err
+	}
+	if own != nil {
+		recs, err := c.e.store.History(c.cid, IDUndoOwn, *own, keys.MemberID{})
+		if err != nil {
+			return nil, err
+		}
+		for i := range recs {
+			collect(&recs[i])
+		}
+	}
+	slices.SortFunc(out, func(x, y MessageKey) int {
+		return cmpKeyPacket(x.GlobalTime, x.Member[:], y.GlobalTime, y.Member[:])
+	})
+	return out, nil
+}
+
+// undoOfExcluded decides an undo-other whose target's author was excluded
+// (its messages deleted): it is stored without effect, as it is on a peer
+// that stored it before the exclusion deleted the target. The target's
+// type is gone with it, so the author must hold the undo permission on
+// some undoable type at the undo's global time.
+func (c *Community) undoOfExcluded(m *message) Verdict {
+	gt := m.frame.GlobalTime
+	for _, id := range c.def.ids {
+		if c.undoable(c.def.types[id]) {
+			if ok, _ := c.tl.Allowed(m.author(), id, timeline.Undo, gt); ok {
+				return Accept()
+			}
+		}
+	}
+	return delay(need{kind: needProof, member: m.author(), globalTime: gt})
 }
 
 // undoPlan is what accepting an undo message changes.
@@ -401,9 +560,22 @@ func (c *Community) acceptUndo(m *message) {
 		return
 	}
 	if u.supersedes != (MessageKey{}) {
-		c.e.batch.SetUndone(c.cid, u.supersedes, true, m.key())
+		// The earlier winner and its losers are now undone by this one:
+		// every peer ends with the same records, whatever the order.
+		losers, err := c.undoLosers(map[MessageKey]bool{u.supersedes: true}, u.target.GlobalTime, &u.target.Member)
+		if err != nil {
+			_ = c.e.fail(err)
+			return
+		}
+		for _, k := range append(losers, u.supersedes) {
+			c.e.batch.SetUndone(c.cid, k, true, m.key())
+		}
 	}
 	c.e.batch.SetUndone(c.cid, u.target.Key(), true, m.key())
+	if c.pending.undos == nil {
+		c.pending.undos = map[MessageKey]MessageKey{}
+	}
+	c.pending.undos[u.target.Key()] = m.key()
 	if !u.target.Undone {
 		c.undone = append(c.undone, u.target)
 	}

@@ -2,7 +2,6 @@ package dispersy_test
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -134,119 +133,5 @@ func TestRemovedReceived(t *testing.T) {
 		if len(ov.Removed[id]) <= 5 || len(stored) != 3 || !slices.Equal(live, stored) {
 			t.Errorf("peer %d: handled %d, removed %d; handled minus removed %q, stored %q", i, len(ov.Handled[id]), len(ov.Removed[id]), live, stored)
 		}
-	}
-}
-
-// TestRemovedUndoInOneBatch: the undo of a last-sync message and a newer
-// message that replaces it, received in one batch, do not stop the engine
-// (the undo used to mark a message the trim had deleted: "message not
-// stored"), and the application hears of the old message once: undone or
-// removed.
-func TestRemovedUndoInOneBatch(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	start := func(name string) (*dispersy.Engine, *dispersy.Community, *dispersytest.DebugCommunity) {
-		e, err := dispersy.NewEngine(dispersy.DefaultConfig(), keys.DeriveKey(keys.Ed25519, []byte(name)), dispersytest.NewMemStore())
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.SetTime(now)
-		ov := dispersytest.NewDebugCommunity()
-		c, err := e.Join(ov)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e, c, ov
-	}
-	_, ac, _ := start("alice")
-	bob, bc, bov := start("bob")
-	from := netip.MustParseAddrPort("10.0.0.1:7000")
-	a, err := dispersy.Create(ac, dispersytest.Last1Text, dispersytest.Text{Text: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bob.Receive(now, from, a.Packet); err != nil {
-		t.Fatal(err)
-	}
-	undo, err := ac.UndoMessage(a.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := dispersy.Create(ac, dispersytest.Last1Text, dispersytest.Text{Text: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bob.ReceiveBatch(now, []dispersy.Datagram{{Addr: from, Data: undo}, {Addr: from, Data: b.Packet}}); err != nil {
-		t.Fatalf("a received batch stopped the engine: %v", err)
-	}
-	id := dispersytest.Last1Text.ID()
-	var stored []string
-	for m, err := range dispersy.Messages(bc, dispersytest.Last1Text, dispersy.ReadOptions{}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, m.Payload.Text)
-	}
-	gone := append(slices.Clone(bov.Undone[id]), bov.Removed[id]...)
-	if !slices.Equal(bov.Handled[id], []string{"a", "b"}) || !slices.Equal(gone, []string{"a"}) || !slices.Equal(stored, []string{"b"}) {
-		t.Errorf("handled %q, undone %q, removed %q, stored %q; want a and b handled, a undone or removed once, b stored",
-			bov.Handled[id], bov.Undone[id], bov.Removed[id], stored)
-	}
-}
-
-// TestUndoOfPrunedTargetResumed: an undo that waited (for an earlier
-// sequence number) and resumes in the same flush in which the global time
-// rose past its target's pruning does not stop the engine.
-func TestUndoOfPrunedTargetResumed(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	start := func(name string) (*dispersy.Engine, *dispersy.Community, *dispersytest.DebugCommunity) {
-		e, err := dispersy.NewEngine(dispersy.DefaultConfig(), keys.DeriveKey(keys.Ed25519, []byte(name)), dispersytest.NewMemStore())
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.SetTime(now)
-		ov := dispersytest.NewDebugCommunity()
-		c, err := e.Join(ov)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e, c, ov
-	}
-	_, ac, _ := start("alice")
-	bob, _, bov := start("bob")
-	from := netip.MustParseAddrPort("10.0.0.1:7000")
-	a, err := dispersy.Create(ac, dispersytest.PrunedText, dispersytest.Text{Text: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := dispersy.Create(ac, dispersytest.FullSyncText, dispersytest.Text{Text: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	undoX, err := ac.UndoMessage(x.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	undoA, err := ac.UndoMessage(a.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac.RaiseGlobalTime(a.GlobalTime + 30)
-	y, err := dispersy.Create(ac, dispersytest.FullSyncText, dispersytest.Text{Text: "y"}) // its global time prunes a
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range [][]byte{a.Packet, x.Packet, undoA} { // undoA waits for undoX's sequence number
-		if err := bob.Receive(now, from, p); err != nil {
-			t.Fatalf("stopped the engine: %v", err)
-		}
-	}
-	// undoX and y together: y's global time prunes a, and undoA resumes in
-	// the same flush.
-	if err := bob.ReceiveBatch(now, []dispersy.Datagram{{Addr: from, Data: undoX}, {Addr: from, Data: y.Packet}}); err != nil {
-		t.Fatalf("stopped the engine: %v", err)
-	}
-	pruned := dispersytest.PrunedText.ID()
-	if len(bov.Undone[pruned])+len(bov.Removed[pruned]) != 1 {
-		t.Errorf("a: undone %q, removed %q; want it once", bov.Undone[pruned], bov.Removed[pruned])
 	}
 }

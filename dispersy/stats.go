@@ -77,6 +77,10 @@ const (
 	// receives our packets would exceed the anti-amplification limit (an
 	// outgoing drop).
 	DropAmplification
+	// DropStoreConflict: a write planned for a remote message named a
+	// message deleted earlier in the same commit; the write was left out
+	// (remote input never stops the engine).
+	DropStoreConflict
 	dropReasonCount
 )
 
@@ -114,6 +118,7 @@ var dropNames = [...]string{
 	DropOversize:          "oversize",
 	DropInvalidRequest:    "invalid-request",
 	DropAmplification:     "amplification",
+	DropStoreConflict:     "store-conflict",
 }
 
 func (r DropReason) String() string {

@@ -103,6 +103,9 @@ type message struct {
 	// afterDelayed: its sequence predecessor arrived in the same batch and
 	// was delayed, so this message may not be stored before it.
 	afterDelayed bool
+	// inactive: a permission message a revoke invalidated; it is stored
+	// undone (see checkPermission).
+	inactive bool
 }
 
 func (m *message) author() keys.MemberID {
@@ -135,5 +138,6 @@ func (m *message) record() Record {
 		Member2:    m.member2(),
 		Hash:       m.hash,
 		Packet:     m.frame.Packet,
+		Undone:     m.inactive,
 	}
 }

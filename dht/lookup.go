@@ -10,7 +10,7 @@ const (
 	DefaultAlpha         = 3
 	DefaultRPCTimeout    = 5 * time.Second
 	DefaultLookupTimeout = time.Minute
-	DefaultRetries       = 1
+	DefaultRetries       = 2
 )
 
 // LookupConfig tunes a [Lookup]. Zero fields take the defaults.
@@ -25,7 +25,7 @@ type LookupConfig struct {
 	// Timeout bounds the whole lookup (default 1 min).
 	Timeout time.Duration
 	// Retries is how many times a node that timed out is asked again before
-	// it counts as failed (default 1; negative means none).
+	// it counts as failed (default 2; negative means none).
 	Retries int
 }
 

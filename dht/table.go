@@ -285,12 +285,34 @@ func (t *Table) Contacts() []Contact {
 
 // Closest returns up to n contacts of the buckets closest to target, closest
 // first. The table's own id is never among them.
+//
+// It reads the buckets in order of distance rather than sorting the table:
+// with j the bucket whose range holds target, the contacts of bucket j are
+// closer to target than those of the deeper buckets j+1.., which are closer
+// than those of bucket j-1, then j-2 and so on (XOR distance is decided by
+// the first differing bit).
 func (t *Table) Closest(target ID, n int) []Contact {
-	if n <= 0 {
+	if n <= 0 || t.n == 0 {
 		return nil
 	}
-	out := t.Contacts()
-	slices.SortFunc(out, func(a, b Contact) int { return CmpDistance(target, a.ID, b.ID) })
+	out := make([]Contact, 0, min(n, t.n))
+	group := func(bs []*bucket) {
+		start := len(out)
+		for _, b := range bs {
+			for _, e := range b.entries {
+				out = append(out, e.Contact)
+			}
+		}
+		slices.SortFunc(out[start:], func(a, b Contact) int { return CmpDistance(target, a.ID, b.ID) })
+	}
+	j := t.BucketIndex(target)
+	group(t.buckets[j : j+1])
+	if len(out) < n {
+		group(t.buckets[j+1:])
+	}
+	for i := j - 1; i >= 0 && len(out) < n; i-- {
+		group(t.buckets[i : i+1])
+	}
 	if len(out) > n {
 		out = out[:n:n]
 	}

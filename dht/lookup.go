@@ -27,6 +27,11 @@ type LookupConfig struct {
 	// Retries is how many times a node that timed out is asked again before
 	// it counts as failed (default 2; negative means none).
 	Retries int
+	// MaxBadIntroductions is how many of the nodes an answerer introduced
+	// may fail, more than answered, before the answerer is distrusted: the
+	// nodes only it introduced and nobody has asked yet are dropped
+	// (default 3).
+	MaxBadIntroductions int
 }
 
 func (c LookupConfig) withDefaults() LookupConfig {
@@ -48,6 +53,9 @@ func (c LookupConfig) withDefaults() LookupConfig {
 	if c.Retries < 0 {
 		c.Retries = 0
 	}
+	if c.MaxBadIntroductions <= 0 {
+		c.MaxBadIntroductions = 3
+	}
 	return c
 }
 
@@ -67,6 +75,12 @@ type cand struct {
 	attempts int
 	sentAt   time.Time
 	hadValue bool
+	// by lists the answerers that introduced this node (none for a seed).
+	by []*cand
+	// goodIntro and badIntro count the nodes this answerer introduced
+	// that answered or failed.
+	goodIntro, badIntro int
+	distrusted          bool
 }
 
 // Status is the state of a [Lookup].
@@ -129,20 +143,31 @@ func NewLookup(self, target ID, seeds []Contact, cfg LookupConfig, now time.Time
 	l := &Lookup{self: self, target: target, cfg: cfg.withDefaults(), byID: map[ID]*cand{}}
 	l.deadline = now.Add(l.cfg.Timeout)
 	for _, c := range seeds {
-		l.add(c, 1)
+		l.add(c, nil)
 	}
 	return l
 }
 
-func (l *Lookup) add(c Contact, hops int) {
+// add learns c from the answer of by (nil for a seed).
+func (l *Lookup) add(c Contact, by *cand) {
 	if c.ID == l.self {
 		return
 	}
+	hops := 1
+	if by != nil {
+		hops = by.hops + 1
+	}
 	if old := l.byID[c.ID]; old != nil {
 		old.hops = min(old.hops, hops)
+		if by != nil && !slices.Contains(old.by, by) {
+			old.by = append(old.by, by)
+		}
 		return
 	}
 	n := &cand{Contact: c, hops: hops}
+	if by != nil {
+		n.by = []*cand{by}
+	}
 	i, _ := slices.BinarySearchFunc(l.cands, c.ID, func(e *cand, id ID) int { return CmpDistance(l.target, e.ID, id) })
 	l.cands = slices.Insert(l.cands, i, n)
 	l.byID[c.ID] = n
@@ -232,7 +257,43 @@ func (l *Lookup) answer(id ID) *cand {
 		l.inFlight--
 	}
 	c.state = responded
+	for _, b := range c.by {
+		b.goodIntro++
+	}
 	return c
+}
+
+// fail marks c failed and holds it against the answerers that introduced
+// it: one with MaxBadIntroductions failed introductions, more than
+// answered, is distrusted, and the nodes that only distrusted answerers
+// introduced are dropped unasked.
+func (l *Lookup) fail(c *cand) {
+	c.state = failed
+	for _, b := range c.by {
+		b.badIntro++
+		if !b.distrusted && b.badIntro >= l.cfg.MaxBadIntroductions && b.badIntro > b.goodIntro {
+			b.distrusted = true
+			for _, o := range l.cands {
+				if o.state == pending && o.attempts == 0 && len(o.by) > 0 &&
+					!slices.ContainsFunc(o.by, func(x *cand) bool { return !x.distrusted }) {
+					o.state = failed
+				}
+			}
+		}
+	}
+}
+
+// Distrusted returns the answerers that introduced too many nodes that
+// failed (see MaxBadIntroductions): candidates for demotion in the routing
+// table.
+func (l *Lookup) Distrusted() []ID {
+	var out []ID
+	for _, c := range l.cands {
+		if c.distrusted {
+			out = append(out, c.ID)
+		}
+	}
+	return out
 }
 
 // OnNodes records that from answered with contacts at now. Only the first K
@@ -244,7 +305,7 @@ func (l *Lookup) OnNodes(from ID, contacts []Contact, now time.Time) bool {
 		return false
 	}
 	for _, n := range contacts[:min(len(contacts), l.cfg.K)] {
-		l.add(n, c.hops+1)
+		l.add(n, c)
 	}
 	l.update(now)
 	return true
@@ -271,7 +332,7 @@ func (l *Lookup) OnTimeout(id ID) {
 	}
 	l.inFlight--
 	if c.attempts > l.cfg.Retries {
-		c.state = failed
+		l.fail(c)
 	} else {
 		c.state = pending
 	}

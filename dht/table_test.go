@@ -44,8 +44,9 @@ func TestDistanceOrder(t *testing.T) {
 	}
 }
 
-// fullBucket returns a table with self 0x00.. whose bucket 0 (ids starting
-// with bit 1) is full after the table split once.
+// TestTableSeen drives a table with K = 2 through sequences of sightings,
+// failures and removals. The own id is 0x00..; ids starting with bit 1 share
+// no bit with it (bucket 0 once the table has split).
 func TestTableSeen(t *testing.T) {
 	self := idFrom(0x00)
 	cfg := TableConfig{K: 2, CacheSize: 2, MaxFailures: 2}

@@ -1,0 +1,211 @@
+package dht
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestLookupInFlightLimit(t *testing.T) {
+	self, target := idFrom(0xff), idFrom(0x00)
+	var seeds []Contact
+	for i := range 10 {
+		seeds = append(seeds, contactOf(idFrom(byte(i+1))))
+	}
+	l := NewLookup(self, target, seeds, LookupConfig{K: 5}, t0)
+	q := l.Next(t0)
+	if !slices.Equal(idsOf(q), idsOf(seeds[:3])) {
+		t.Fatalf("first queries %v, want the 3 closest seeds", idsOf(q))
+	}
+	if more := l.Next(t0); len(more) != 0 {
+		t.Fatalf("sent %d more with 3 in flight", len(more))
+	}
+	// An answer from a node never asked is ignored.
+	if l.OnNodes(seeds[9].ID, []Contact{contactOf(idFrom(0x00, 1))}, t0) {
+		t.Fatal("unsolicited answer used")
+	}
+	if !l.OnNodes(q[0].ID, nil, t0) {
+		t.Fatal("answer of an asked node not used")
+	}
+	if l.OnNodes(q[0].ID, nil, t0) {
+		t.Fatal("second answer of one node used")
+	}
+	if next := l.Next(t0); len(next) != 1 || next[0].ID != seeds[3].ID {
+		t.Fatalf("after one answer: %v, want the 4th seed", idsOf(next))
+	}
+	// A timeout frees a slot and the node is asked again (retry).
+	l.OnTimeout(q[1].ID)
+	if next := l.Next(t0); len(next) != 1 || next[0].ID != q[1].ID {
+		t.Fatalf("after a timeout: %v, want a retry of %v", idsOf(next), q[1].ID)
+	}
+	// A late answer after the timeout still counts.
+	got := l.Expire(t0.Add(DefaultRPCTimeout))
+	if len(got) != 3 {
+		t.Fatalf("expired %v, want 3 in flight", got)
+	}
+	if !l.OnNodes(q[2].ID, nil, t0.Add(DefaultRPCTimeout)) {
+		t.Fatal("late answer not used")
+	}
+}
+
+// TestLookupTermination runs lookups on small simulated networks with
+// honest and adversarial nodes: every lookup ends, and where honest nodes
+// can reach the target's neighbourhood it ends Converged on the true K
+// closest.
+func TestLookupTermination(t *testing.T) {
+	const k = DefaultK
+	type adversary func(n *simNet, self ID) answerFunc
+	far := func(n *simNet, self ID) answerFunc {
+		return func(target ID) ([]Contact, *Record) {
+			var out []Contact
+			for range k { // ids sharing no bit with the target: maximally far, nonexistent
+				id := randID(n.rng)
+				id[0] = target[0] ^ 0x80 | (id[0] & 0x7f)
+				out = append(out, contactOf(id))
+			}
+			return out, nil
+		}
+	}
+	itself := func(n *simNet, self ID) answerFunc {
+		return func(ID) ([]Contact, *Record) { return []Contact{contactOf(self)}, nil }
+	}
+	fakeClose := func(n *simNet, self ID) answerFunc {
+		return func(target ID) ([]Contact, *Record) {
+			var out []Contact
+			for i := range 200 { // nonexistent ids next to the target; only K are read
+				id := target
+				id[19] ^= byte(i + 1)
+				id[18] ^= byte(n.rng.Uint32())
+				out = append(out, contactOf(id))
+			}
+			return out, nil
+		}
+	}
+	realFar := func(n *simNet, self ID) answerFunc {
+		return func(target ID) ([]Contact, *Record) {
+			all := slices.Clone(n.ids)
+			slices.SortFunc(all, func(a, b ID) int { return -CmpDistance(target, a, b) })
+			var out []Contact
+			for _, id := range all[:k] { // the farthest real nodes
+				out = append(out, contactOf(id))
+			}
+			return out, nil
+		}
+	}
+	tests := []struct {
+		name      string
+		nodes     int
+		share     float64 // of nodes that are adversaries
+		adv       adversary
+		loss      float64
+		wantExact bool // result must be the true K closest
+	}{
+		{name: "honest", nodes: 150, wantExact: true},
+		{name: "honest with loss", nodes: 150, loss: 0.1},
+		{name: "30% answer with themselves", nodes: 150, share: 0.3, adv: itself, wantExact: true},
+		{name: "30% answer with far nonexistent nodes", nodes: 150, share: 0.3, adv: far, wantExact: true},
+		{name: "30% answer with far real nodes", nodes: 150, share: 0.3, adv: realFar, wantExact: true},
+		{name: "30% answer with nonexistent nodes next to the target", nodes: 150, share: 0.3, adv: fakeClose, wantExact: true},
+		{name: "all but one answer with themselves", nodes: 60, share: 0.98, adv: itself},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newSimNet(uint64(len(tc.name)), 0)
+			n.build(t, tc.nodes)
+			honest := slices.Clone(n.ids)
+			if tc.adv != nil {
+				nAdv := int(tc.share * float64(len(n.ids)))
+				for _, id := range n.ids[len(n.ids)-nAdv:] {
+					n.override[id] = tc.adv(n, id)
+				}
+				honest = n.ids[:len(n.ids)-nAdv]
+			}
+			n.loss = tc.loss
+			queries := 0
+			defer func() { t.Logf("%.1f queries per lookup", float64(queries)/40) }()
+			for range 40 {
+				origin := honest[n.rng.IntN(len(honest))]
+				target := randID(n.rng)
+				l := n.lookup(origin, target, false)
+				if !l.Done() || l.Status() == TimedOut || len(l.Result()) == 0 {
+					t.Fatalf("lookup ended %v with %d results", l.Status(), len(l.Result()))
+				}
+				queries += l.Queries()
+				if l.Queries() > 10*k {
+					t.Errorf("lookup sent %d queries", l.Queries())
+				}
+				for _, id := range l.Distrusted() {
+					if n.override[id] == nil && tc.loss == 0 {
+						t.Errorf("honest node %v distrusted", id)
+					}
+				}
+				if !tc.wantExact {
+					continue
+				}
+				others := slices.DeleteFunc(slices.Clone(n.ids), func(id ID) bool { return id == origin })
+				if got, want := idsOf(l.Result()), naiveClosest(others, target, k); !slices.Equal(got, want) {
+					t.Fatalf("%v: result\n%v\nwant\n%v", l.Status(), got, want)
+				}
+				if l.Status() != Converged {
+					t.Fatalf("status %v, want converged", l.Status())
+				}
+			}
+		})
+	}
+}
+
+func TestLookupEnds(t *testing.T) {
+	silent := []Contact{contactOf(idFrom(1)), contactOf(idFrom(2))}
+	tests := []struct {
+		name        string
+		seeds       []Contact
+		cfg         LookupConfig
+		wantStatus  Status
+		wantQueries int
+	}{
+		{name: "no seeds", cfg: LookupConfig{}, wantStatus: Exhausted},
+		{name: "only the own id", seeds: []Contact{contactOf(idFrom(0xee))}, wantStatus: Exhausted},
+		{name: "silent seeds, retried twice", seeds: silent, wantStatus: Exhausted, wantQueries: 6},
+		{name: "silent seeds, no retry", seeds: silent, cfg: LookupConfig{Retries: -1}, wantStatus: Exhausted, wantQueries: 2},
+		{name: "overall timeout first", seeds: silent, cfg: LookupConfig{Timeout: 7 * time.Second}, wantStatus: TimedOut, wantQueries: 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLookup(idFrom(0xee), idFrom(0), tc.seeds, tc.cfg, t0)
+			now := t0
+			for i := 0; !l.Done(); i++ {
+				if i > 100 {
+					t.Fatal("lookup does not end")
+				}
+				l.Next(now)
+				now = now.Add(DefaultRPCTimeout)
+				l.Expire(now)
+			}
+			if l.Status() != tc.wantStatus || l.Queries() != tc.wantQueries {
+				t.Fatalf("ended %v after %d queries, want %v after %d", l.Status(), l.Queries(), tc.wantStatus, tc.wantQueries)
+			}
+			if l.Next(now) != nil {
+				t.Fatal("Next after the end")
+			}
+		})
+	}
+}
+
+func TestLookupValueAndCache(t *testing.T) {
+	target := idFrom(0x00)
+	a, b, c := contactOf(idFrom(0x01)), contactOf(idFrom(0x02)), contactOf(idFrom(0x04))
+	l := NewLookup(idFrom(0xff), target, []Contact{a, b, c}, LookupConfig{}, t0)
+	l.Next(t0)
+	l.OnNodes(a.ID, nil, t0)
+	rec := NewContent([]byte("x"), time.Time{})
+	l.OnValue(c.ID, rec)
+	if l.Status() != FoundValue || l.Value() != rec || l.Hops() != 1 {
+		t.Fatalf("status %v value %v hops %d", l.Status(), l.Value(), l.Hops())
+	}
+	if at, ok := l.CacheAt(); !ok || at.ID != a.ID {
+		t.Fatalf("cache at %v %v, want the closest node that answered without it", at.ID, ok)
+	}
+	if l.OnNodes(b.ID, nil, t0) {
+		t.Fatal("answer used after the end")
+	}
+}

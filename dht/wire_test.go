@@ -184,7 +184,7 @@ func TestDecodeStrict(t *testing.T) {
 		}
 		return b
 	}
-	nodes := enc(5) // nodes-ipv4-ipv6
+	nodes := enc(5)                    // nodes-ipv4-ipv6
 	v4at := 1 + TokenSize + 1 + IDSize // family byte of the first contact
 	mapped := bytes.Clone(nodes[:v4at])
 	mapped = append(mapped, familyV6)

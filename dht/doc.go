@@ -73,7 +73,10 @@
 // record; [CacheTTL] shrinks a cached copy's lifetime with its distance
 // from the key; [Held.ShouldRepublish] republishes a replica every interval
 // only if no other replica stored it here meanwhile; [Held.ShouldDrop]
-// drops expired records and cached copies nobody asked for.
+// drops expired records and cached copies nobody asked for. [Values] puts
+// these together: the records a node holds, in memory, with the store check,
+// per-peer charges for the quota, and a Maintain duty that drops and lists
+// what to republish; the persisted store will keep the same state.
 //
 // # Defences
 //
@@ -81,6 +84,8 @@
 // requester's id and address under a secret that rotates every 5 minutes,
 // the previous secret still accepted; a Store from a spoofed address carries
 // no valid token. Size limits and a per-peer quota are in [Policy].
+// [RateLimiter] bounds each peer's queries (IPv8: 10 in 5 s), in bounded
+// memory.
 //
 // # Wire
 //
@@ -97,8 +102,7 @@
 //     peer-level signed direct messages with the request/response helper
 //     (correlation is the transport's, so payloads have no request id),
 //     the walker for bootstrap and NAT puncturing, engine tasks for refresh,
-//     republish and token rotation, a per-peer query rate limit and the 3x
-//     rule for unproven addresses, a blacklist of peers that sent
+//     republish and token rotation, the 3x rule for unproven addresses, a blacklist of peers that sent
 //     unverifiable values, statistics counters for every Reason.
 //   - Persistence: values and the routing table in the SQLite store (a
 //     migration), restored on restart.
@@ -114,5 +118,6 @@
 //   - Decoding never panics, for any input; accepted input re-encodes to
 //     the same bytes.
 //   - Reason, Kind and MsgType values are on the wire: append only.
-//   - A Table, Lookup or Tokens value belongs to one goroutine.
+//   - A Table, Lookup, Values, Tokens or RateLimiter belongs to one
+//     goroutine.
 package dht

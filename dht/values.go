@@ -9,8 +9,9 @@ import (
 type ValuesConfig struct {
 	// Policy holds the store check's limits.
 	Policy Policy
-	// MaxHold bounds how long a record is kept without being stored again
-	// (default 24 h; see [HoldUntil]).
+	// MaxHold bounds how long a record is kept without being stored or
+	// republished again (default 24 h; see [HoldUntil]); a record's own
+	// expiry still ends it earlier.
 	MaxHold time.Duration
 	// RepublishInterval is the replication period (default 1 h; see
 	// [Held.ShouldRepublish] and [Held.ShouldDrop]).
@@ -147,7 +148,10 @@ func (v *Values) Maintain(now time.Time) (republish []ID, dropped int) {
 			continue
 		}
 		if h.ShouldRepublish(now, v.cfg.RepublishInterval) {
+			// A republish stores the record here too: its hold time
+			// restarts, as at the other replicas.
 			h.RepublishedAt = now
+			h.Until = HoldUntil(h.rec, now, v.cfg.MaxHold)
 			republish = append(republish, key)
 		}
 	}

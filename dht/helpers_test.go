@@ -69,7 +69,8 @@ type simNet struct {
 	ids      []ID
 	rng      *rand.Rand
 	loss     float64
-	values   map[ID]map[ID]*Record // node -> key -> record
+	values   map[ID]map[ID]*Record // node -> key -> record (fixed placement)
+	vals     map[ID]*Values        // node -> holder (replication tests)
 	override map[ID]answerFunc     // adversaries
 	cfg      LookupConfig
 	now      time.Time
@@ -79,7 +80,7 @@ type simNet struct {
 func newSimNet(seed uint64, loss float64) *simNet {
 	return &simNet{
 		tables: map[ID]*Table{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		loss: loss, values: map[ID]map[ID]*Record{}, override: map[ID]answerFunc{},
+		loss: loss, values: map[ID]map[ID]*Record{}, vals: map[ID]*Values{}, override: map[ID]answerFunc{},
 		cfg: LookupConfig{RPCTimeout: time.Second, Timeout: 10 * time.Minute}, now: t0,
 	}
 }
@@ -118,6 +119,11 @@ func (n *simNet) answer(from, to, target ID, findValue bool) ([]Contact, *Record
 	if findValue {
 		if rec := n.values[to][target]; rec != nil {
 			return nil, rec, true
+		}
+		if v := n.vals[to]; v != nil {
+			if rec := v.Get(target, n.now); rec != nil {
+				return nil, rec, true
+			}
 		}
 	}
 	return t.Closest(target, t.Config().K), nil, true
@@ -180,4 +186,24 @@ func percentile(xs []int, p float64) int {
 
 func netipMapped(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(a.Addr().As16()), a.Port())
+}
+
+// removeNode takes a node off the network: its table and values are gone,
+// queries to it go unanswered.
+func (n *simNet) removeNode(id ID) {
+	delete(n.tables, id)
+	delete(n.vals, id)
+	n.ids = slices.DeleteFunc(n.ids, func(x ID) bool { return x == id })
+}
+
+// store looks up rec's key from origin and stores rec on the K closest
+// nodes that answered (a store can be lost).
+func (n *simNet) store(origin ID, rec *Record) {
+	key := rec.Key()
+	l := n.lookup(origin, key, false)
+	for _, c := range l.Result() {
+		if v := n.vals[c.ID]; v != nil && !n.lost() {
+			v.Put(origin, key, rec, n.now)
+		}
+	}
 }

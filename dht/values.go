@@ -9,9 +9,12 @@ import (
 type ValuesConfig struct {
 	// Policy holds the store check's limits.
 	Policy Policy
-	// MaxHold bounds how long a record is kept without being stored or
-	// republished again (default 24 h; see [HoldUntil]); a record's own
-	// expiry still ends it earlier.
+	// MaxHold bounds how long a record is kept without being stored again
+	// by another node (default 24 h; see [HoldUntil]); a record's own
+	// expiry ends it earlier. A holder's own republish does not extend its
+	// copy: a holder that fell out of the K closest, which nobody stores to
+	// any more, drops the record after MaxHold instead of republishing it
+	// forever.
 	MaxHold time.Duration
 	// RepublishInterval is the replication period (default 1 h; see
 	// [Held.ShouldRepublish] and [Held.ShouldDrop]).
@@ -148,10 +151,7 @@ func (v *Values) Maintain(now time.Time) (republish []ID, dropped int) {
 			continue
 		}
 		if h.ShouldRepublish(now, v.cfg.RepublishInterval) {
-			// A republish stores the record here too: its hold time
-			// restarts, as at the other replicas.
 			h.RepublishedAt = now
-			h.Until = HoldUntil(h.rec, now, v.cfg.MaxHold)
 			republish = append(republish, key)
 		}
 	}

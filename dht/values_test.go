@@ -85,22 +85,16 @@ func TestValuesMaintain(t *testing.T) {
 	if !slices.Equal(rep, []ID{updated.Key()}) {
 		t.Fatalf("at 1:40 republish %v, want the record updated at 0:40", rep)
 	}
-	// MaxHold: a record goes 10 hours after it was last stored or
-	// republished ("replica" at 1:00, "updated" at 1:40); the cached copy
-	// at its 5-hour lifetime.
-	if _, dropped := v.Maintain(at(300)); v.Len() != 2 || dropped != 1 {
-		t.Fatalf("at 5:00 %d records left, %d dropped; want 2 and 1", v.Len(), dropped)
+	// MaxHold: without stores, a record goes 10 hours after the last one
+	// (the replica's store at 0:40 extended "updated").
+	if _, dropped := v.Maintain(at(600)); v.Len() != 1 || dropped != 2 {
+		t.Fatalf("at 10:00 %d records left, %d dropped; want 1 and 2", v.Len(), dropped)
 	}
-	v2 := NewValues(ValuesConfig{RepublishInterval: iv, MaxHold: 10 * iv})
-	v2.Put(peer, replica.Key(), replica, at(0))
-	v2.Maintain(at(60)) // republished: held until 11:00
-	if _, dropped := v2.Maintain(at(659)); dropped != 0 {
-		t.Fatal("republished record dropped before MaxHold after the republish")
+	if _, dropped := v.Maintain(at(640)); v.Len() != 0 || dropped != 1 {
+		t.Fatalf("at 10:40 %d records left, %d dropped", v.Len(), dropped)
 	}
-	v3 := NewValues(ValuesConfig{RepublishInterval: iv, MaxHold: 10 * iv})
-	v3.Put(peer, replica.Key(), replica, at(0))
-	if _, dropped := v3.Maintain(at(600)); dropped != 1 || v3.PeerBytes(peer) != 0 {
-		t.Fatal("record never republished kept past MaxHold, or its charge kept")
+	if v.PeerBytes(peer) != 0 || v.PeerBytes(idFrom(8)) != 0 {
+		t.Fatal("charges not released")
 	}
 }
 

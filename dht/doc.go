@@ -50,7 +50,9 @@
 // asked again (Retries, default 2) before it counts as failed. The lookup
 // ends when the K closest nodes that answered are closer than every node
 // left to ask (Converged), on a value (FoundValue), when nobody is left
-// (Exhausted) or at the overall timeout (TimedOut). Answers are hints:
+// (Exhausted) or at the overall timeout (TimedOut). A find-value lookup
+// may collect a Quorum of values: the newest owner record wins and
+// [Lookup.Stale] names the holders of older versions. Answers are hints:
 // only the first K contacts of an answer are read, and an answerer whose
 // introductions keep failing is distrusted (the nodes only it introduced are
 // dropped unasked; [Lookup.Distrusted] names it for demotion).

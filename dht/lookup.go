@@ -32,6 +32,11 @@ type LookupConfig struct {
 	// nodes only it introduced and nobody has asked yet are dropped
 	// (default 3).
 	MaxBadIntroductions int
+	// Quorum is how many value answers a find-value lookup collects before
+	// it ends (default 1). With more than one, an owner record's newest
+	// version wins ([Newer]) and [Lookup.Stale] names the nodes that
+	// answered with an older one.
+	Quorum int
 }
 
 func (c LookupConfig) withDefaults() LookupConfig {
@@ -56,6 +61,9 @@ func (c LookupConfig) withDefaults() LookupConfig {
 	if c.MaxBadIntroductions <= 0 {
 		c.MaxBadIntroductions = 3
 	}
+	if c.Quorum <= 0 {
+		c.Quorum = 1
+	}
 	return c
 }
 
@@ -74,7 +82,7 @@ type cand struct {
 	hops     int // round trips from the lookup's origin to this node
 	attempts int
 	sentAt   time.Time
-	hadValue bool
+	value    *Record // the value it answered with
 	// by lists the answerers that introduced this node (none for a seed).
 	by []*cand
 	// goodIntro and badIntro count the nodes this answerer introduced
@@ -134,6 +142,7 @@ type Lookup struct {
 	status       Status
 	value        *Record
 	valueFrom    *cand
+	values       int
 	queries      int
 }
 
@@ -239,6 +248,8 @@ func (l *Lookup) update(now time.Time) {
 	}
 	switch {
 	case waiting:
+	case l.value != nil:
+		l.status = FoundValue // fewer than Quorum values, nobody left to ask
 	case seen == l.cfg.K:
 		l.status = Converged
 	default:
@@ -312,14 +323,21 @@ func (l *Lookup) OnNodes(from ID, contacts []Contact, now time.Time) bool {
 }
 
 // OnValue records that from answered with a value the caller verified (its
-// key is the target). The lookup ends with FoundValue.
+// key is the target). The lookup ends with FoundValue after Quorum values,
+// or when nobody closer is left to ask.
 func (l *Lookup) OnValue(from ID, v *Record) bool {
 	c := l.answer(from)
 	if c == nil {
 		return false
 	}
-	c.hadValue = true
-	l.value, l.valueFrom, l.status = v, c, FoundValue
+	c.value = v
+	l.values++
+	if l.value == nil || (v.Kind.signed() && l.value.Kind.signed() && Newer(v, l.value)) {
+		l.value, l.valueFrom = v, c
+	}
+	if l.values >= l.cfg.Quorum {
+		l.status = FoundValue
+	}
 	return true
 }
 
@@ -403,9 +421,22 @@ func (l *Lookup) CacheAt() (c Contact, ok bool) {
 		return Contact{}, false
 	}
 	for _, e := range l.cands {
-		if e.state == responded && !e.hadValue {
+		if e.state == responded && e.value == nil {
 			return e.Contact, true
 		}
 	}
 	return Contact{}, false
+}
+
+// Stale returns the nodes that answered with another record than the one
+// [Lookup.Value] chose (an older version of an owner record): to be sent
+// the newest in a store.
+func (l *Lookup) Stale() []Contact {
+	var out []Contact
+	for _, e := range l.cands {
+		if e.value != nil && e.value != l.value && !e.value.Equal(l.value) {
+			out = append(out, e.Contact)
+		}
+	}
+	return out
 }

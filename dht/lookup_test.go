@@ -209,3 +209,42 @@ func TestLookupValueAndCache(t *testing.T) {
 		t.Fatal("answer used after the end")
 	}
 }
+
+// TestLookupQuorum collects three value answers: the newest owner record
+// wins whatever the order, the holder of the older one is stale, and a
+// lookup with fewer values than the quorum still ends with the value.
+func TestLookupQuorum(t *testing.T) {
+	exp := t0.Add(time.Hour)
+	old := mustOwned(t, alice, "n", "old", t0, exp)
+	cur := mustOwned(t, alice, "n", "new", t0.Add(time.Second), exp)
+	a, b, c, d := contactOf(idFrom(0x01)), contactOf(idFrom(0x02)), contactOf(idFrom(0x04)), contactOf(idFrom(0x08))
+	l := NewLookup(idFrom(0xff), idFrom(0), []Contact{a, b, c, d}, LookupConfig{Quorum: 3}, t0)
+	l.Next(t0)
+	l.OnValue(a.ID, cur)
+	l.OnValue(b.ID, old)
+	if l.Done() {
+		t.Fatal("ended before the quorum")
+	}
+	l.Next(t0)
+	l.OnNodes(d.ID, nil, t0)
+	l.OnValue(c.ID, cur)
+	if l.Status() != FoundValue || !l.Value().Equal(cur) {
+		t.Fatalf("status %v value %q, want the newest", l.Status(), l.Value().Value)
+	}
+	if st := idsOf(l.Stale()); len(st) != 1 || st[0] != b.ID {
+		t.Fatalf("stale %v, want the holder of the old version", st)
+	}
+	if at, ok := l.CacheAt(); !ok || at.ID != d.ID {
+		t.Fatalf("cache at %v", at.ID)
+	}
+
+	// Fewer values than the quorum and nobody left: FoundValue anyway.
+	l = NewLookup(idFrom(0xff), idFrom(0), []Contact{a, b}, LookupConfig{Quorum: 3}, t0)
+	l.Next(t0)
+	l.OnValue(a.ID, old)
+	l.OnNodes(b.ID, nil, t0)
+	l.Next(t0)
+	if l.Status() != FoundValue || !l.Value().Equal(old) {
+		t.Fatalf("status %v, want found-value with one value", l.Status())
+	}
+}

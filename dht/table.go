@@ -171,8 +171,9 @@ func (t *Table) Seen(c Contact, now time.Time) (res SeenResult, ping Contact, ne
 }
 
 // split divides the last bucket: contacts sharing more bits with the own id
-// than its depth move to a new last bucket, and so does the replacement
-// cache's share.
+// than its depth move to a new last bucket. (Its cache is empty: the last
+// bucket splits whenever it is full, so contacts are cached only in buckets
+// that can no longer split; the cache is divided all the same.)
 func (t *Table) split() {
 	depth := len(t.buckets) - 1
 	old := t.buckets[depth]
@@ -224,16 +225,21 @@ func (t *Table) Failed(id ID) (removed bool) {
 func (t *Table) removeAt(b *bucket, j int) {
 	b.entries = slices.Delete(b.entries, j, j+1)
 	t.n--
-	if n := len(b.cache); n > 0 {
-		r := b.cache[n-1]
-		b.cache = b.cache[:n-1]
-		r.failures, r.pinging = 0, false
-		// The replacement was seen before every contact now in the bucket
-		// except those seen earlier; keep the order by last sight.
-		k, _ := slices.BinarySearchFunc(b.entries, r.lastSeen, func(e *entry, at time.Time) int { return e.lastSeen.Compare(at) })
-		b.entries = slices.Insert(b.entries, k, r)
-		t.n++
+	if len(b.cache) > 0 {
+		t.promote(b)
 	}
+}
+
+// promote moves the freshest cached contact of b into b, which has room,
+// keeping the entries in order of last sight.
+func (t *Table) promote(b *bucket) {
+	n := len(b.cache)
+	r := b.cache[n-1]
+	b.cache = b.cache[:n-1]
+	r.failures, r.pinging = 0, false
+	k, _ := slices.BinarySearchFunc(b.entries, r.lastSeen, func(e *entry, at time.Time) int { return e.lastSeen.Compare(at) })
+	b.entries = slices.Insert(b.entries, k, r)
+	t.n++
 }
 
 // Remove deletes id from the table at once (for example a blacklisted

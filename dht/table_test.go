@@ -302,3 +302,62 @@ func TestTableRefresh(t *testing.T) {
 		t.Fatalf("at 1:30 only bucket 0 is due, got %v", got)
 	}
 }
+
+// TestTableRandomOps applies random sightings, failures and removals and
+// checks the table's invariants after every step: the count matches the
+// buckets, every contact and cached contact sits in the bucket of its
+// range, an id is in at most one place, no bucket or cache is over its
+// bound, and a ping is asked only for a contact of a full bucket.
+func TestTableRandomOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for trial := range 20 {
+		self := randID(rng)
+		cfg := TableConfig{K: 1 + rng.IntN(6), CacheSize: 1 + rng.IntN(3), MaxFailures: 1 + rng.IntN(3)}
+		tab := NewTable(self, cfg, t0)
+		var pool []ID
+		for range 60 {
+			id := randID(rng)
+			copy(id[:rng.IntN(3)], self[:])
+			pool = append(pool, id)
+		}
+		now := t0
+		for step := range 2000 {
+			now = now.Add(time.Second)
+			id := pool[rng.IntN(len(pool))]
+			switch op := rng.IntN(10); {
+			case op < 6:
+				_, ping, need := tab.Seen(contactOf(id), now)
+				if need {
+					b := tab.buckets[tab.BucketIndex(ping.ID)]
+					if len(b.entries) != cfg.K || b.entries[0].ID != ping.ID {
+						t.Fatalf("trial %d step %d: ping of %v, not the head of a full bucket", trial, step, ping.ID)
+					}
+				}
+			case op < 9:
+				tab.Failed(id)
+			default:
+				tab.Remove(id)
+			}
+			where := map[ID]int{}
+			n := 0
+			for i, b := range tab.buckets {
+				if len(b.entries) > cfg.K || len(b.cache) > cfg.CacheSize {
+					t.Fatalf("trial %d step %d: bucket %d holds %d, cache %d", trial, step, i, len(b.entries), len(b.cache))
+				}
+				for _, e := range append(slices.Clone(b.entries), b.cache...) {
+					if tab.BucketIndex(e.ID) != i || e.ID == self {
+						t.Fatalf("trial %d step %d: %v in bucket %d", trial, step, e.ID, i)
+					}
+					where[e.ID]++
+					if where[e.ID] > 1 {
+						t.Fatalf("trial %d step %d: %v held twice", trial, step, e.ID)
+					}
+				}
+				n += len(b.entries)
+			}
+			if n != tab.Len() {
+				t.Fatalf("trial %d step %d: Len %d, buckets hold %d", trial, step, tab.Len(), n)
+			}
+		}
+	}
+}

@@ -91,6 +91,9 @@ func (v *Values) put(from, key ID, rec *Record, now time.Time, cached bool, ttl 
 		}
 	}
 	verdict := v.cfg.Policy.Accept(held, rec, key, now, charged)
+	if verdict.Refused() {
+		return verdict
+	}
 	until := HoldUntil(rec, now, v.cfg.MaxHold)
 	if cached && now.Add(ttl).Before(until) {
 		until = now.Add(ttl)

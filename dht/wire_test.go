@@ -308,9 +308,22 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add(b)
 		f.Add(b[:len(b)/2])
 	}
+	// Every decoded request also goes to a server, which must answer
+	// without panicking, and every decoded store to its value store.
+	srv, err := NewServer(idFrom(0x42), ServerConfig{QueryBurst: 1 << 30}, bytes.NewReader(make([]byte, 64)), t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	from := contactOf(idFrom(0x43))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := bytes.Clone(b)
 		m, err := DecodeMessage(b)
+		if err == nil {
+			srv.Handle(from, m, t0)
+			if st, ok := m.(Store); ok { // past the token check too
+				srv.Values.Put(from.ID, st.Key, st.Record, t0)
+			}
+		}
 		var rec *Record
 		switch x := m.(type) {
 		case Store:

@@ -89,6 +89,16 @@
 // [RateLimiter] bounds each peer's queries (IPv8: 10 in 5 s), in bounded
 // memory.
 //
+// # Serving
+//
+// [Server] is the serving half of a node, still pure: the transport hands
+// it each request with the sender's verified id and source address, and
+// [Server.Handle] rate-limits the sender, records the sighting in the
+// routing table (returning a contact to ping when a bucket is full), and
+// answers: Nodes with a store token, Value, StoreResult after the token
+// check and the store check, or Error{RateLimited}. Its counters
+// ([ServerStats]) count requests by type and verdicts by reason.
+//
 // # Wire
 //
 // [EncodeMessage] and [DecodeMessage] encode the payloads (FindNode,
@@ -102,7 +112,8 @@
 //
 //   - Engine wiring: a DHT community whose messages carry these payloads as
 //     peer-level signed direct messages with the request/response helper
-//     (correlation is the transport's, so payloads have no request id),
+//     (correlation is the transport's, so payloads have no request id):
+//     requests to a Server, answers to the Lookups in flight,
 //     the walker for bootstrap and NAT puncturing, engine tasks for refresh,
 //     republish and token rotation, the 3x rule for unproven addresses, a blacklist of peers that sent
 //     unverifiable values, statistics counters for every Reason.
@@ -120,6 +131,6 @@
 //   - Decoding never panics, for any input; accepted input re-encodes to
 //     the same bytes.
 //   - Reason, Kind and MsgType values are on the wire: append only.
-//   - A Table, Lookup, Values, Tokens or RateLimiter belongs to one
+//   - A Table, Lookup, Values, Tokens, RateLimiter or Server belongs to one
 //     goroutine.
 package dht

@@ -115,8 +115,10 @@
 //     (correlation is the transport's, so payloads have no request id):
 //     requests to a Server, answers to the Lookups in flight,
 //     the walker for bootstrap and NAT puncturing, engine tasks for refresh,
-//     republish and token rotation, the 3x rule for unproven addresses, a blacklist of peers that sent
-//     unverifiable values, statistics counters for every Reason.
+//     republish and token rotation, the 3x rule for unproven addresses, a
+//     blacklist of peers that sent unverifiable values, demotion of the
+//     peers a lookup distrusts, and the Server's counters in the engine's
+//     statistics.
 //   - Persistence: values and the routing table in the SQLite store (a
 //     migration), restored on restart.
 //   - The Go API: Get, Set, Update, Delete, PutOwned, GetOwned, FindPeer,

@@ -113,12 +113,11 @@
 //   - Engine wiring: a DHT community whose messages carry these payloads as
 //     peer-level signed direct messages with the request/response helper
 //     (correlation is the transport's, so payloads have no request id):
-//     requests to a Server, answers to the Lookups in flight,
-//     the walker for bootstrap and NAT puncturing, engine tasks for refresh,
-//     republish and token rotation, the 3x rule for unproven addresses, a
-//     blacklist of peers that sent unverifiable values, demotion of the
-//     peers a lookup distrusts, and the Server's counters in the engine's
-//     statistics.
+//     requests to a Server, answers to the Lookups in flight; the walker for
+//     bootstrap and NAT puncturing; engine tasks for refresh, republish and
+//     token rotation; the 3x rule for unproven addresses; a blacklist of
+//     peers that sent unverifiable values; demotion of the peers a lookup
+//     distrusts; the Server's counters in the engine's statistics.
 //   - Persistence: values and the routing table in the SQLite store (a
 //     migration), restored on restart.
 //   - The Go API: Get, Set, Update, Delete, PutOwned, GetOwned, FindPeer,

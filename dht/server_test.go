@@ -89,3 +89,101 @@ func TestServer(t *testing.T) {
 		t.Fatalf("store without record: %v", r.Code)
 	}
 }
+
+// TestServersEndToEnd runs the DHT's requests between 150 servers by direct
+// calls, with only the pure pieces: nodes join by looking up their own id
+// through Server.Handle, a node stores an owner record on the K closest
+// with the tokens their Nodes answers gave it, a newer version replaces it,
+// and a find-value lookup from another node with a quorum finds the newest.
+func TestServersEndToEnd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 31))
+	servers := map[ID]*Server{}
+	var ids []ID
+	now := t0
+	// lookup runs a lookup from origin through the servers' answers; it
+	// returns the lookup and the tokens each answerer gave.
+	lookup := func(origin, target ID, findValue bool, quorum int) (*Lookup, map[ID]Token) {
+		me := servers[origin]
+		tokens := map[ID]Token{}
+		l := NewLookup(origin, target, me.Table.Closest(target, DefaultK), LookupConfig{Quorum: quorum}, now)
+		for !l.Done() {
+			qs := l.Next(now)
+			if len(qs) == 0 {
+				now = now.Add(DefaultRPCTimeout)
+				l.Expire(now)
+				continue
+			}
+			for _, q := range qs {
+				var req Message = FindNode{Target: target}
+				if findValue {
+					req = FindValue{Key: target}
+				}
+				ans, _, _ := servers[q.ID].Handle(contactOf(origin), req, now)
+				me.Table.Seen(q, now)
+				switch a := ans.(type) {
+				case Nodes:
+					tokens[q.ID] = a.Token
+					l.OnNodes(q.ID, a.Contacts, now)
+				case Value:
+					if a.Record.Key() != target || !a.Record.Verify() {
+						t.Fatal("a server returned a bad value")
+					}
+					l.OnValue(q.ID, a.Record)
+				default:
+					t.Fatalf("answer %#v", ans)
+				}
+			}
+			now = now.Add(10 * time.Millisecond)
+		}
+		return l, tokens
+	}
+	for i := range 150 {
+		id := randID(rng)
+		s, err := NewServer(id, ServerConfig{QueryBurst: 1 << 20}, rngReader{rng}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[id] = s
+		if i > 0 {
+			s.Table.Seen(contactOf(ids[rng.IntN(len(ids))]), now)
+			lookup(id, id, false, 1)
+		}
+		ids = append(ids, id)
+	}
+	store := func(origin ID, rec *Record) int {
+		l, tokens := lookup(origin, rec.Key(), false, 1)
+		accepted := 0
+		for _, c := range l.Result() {
+			ans, _, _ := servers[c.ID].Handle(contactOf(origin), Store{Key: rec.Key(), Token: tokens[c.ID], Record: rec}, now)
+			if ans.(StoreResult).Code == Accepted {
+				accepted++
+			}
+		}
+		return accepted
+	}
+	v1 := mustOwned(t, alice, "profile", "v1", now, now.Add(time.Hour))
+	if n := store(ids[3], v1); n != DefaultK {
+		t.Fatalf("v1 accepted by %d of %d", n, DefaultK)
+	}
+	v2 := mustOwned(t, alice, "profile", "v2", now.Add(time.Second), now.Add(time.Hour))
+	if n := store(ids[4], v2); n != DefaultK {
+		t.Fatalf("v2 accepted by %d of %d", n, DefaultK)
+	}
+	l, _ := lookup(ids[5], v1.Key(), true, 3)
+	if l.Status() != FoundValue || !l.Value().Equal(v2) || len(l.Stale()) != 0 {
+		t.Fatalf("find-value: %v, %q, %d stale", l.Status(), l.Value().Value, len(l.Stale()))
+	}
+	var accepted, refused uint64
+	for _, s := range servers {
+		st := s.Stats()
+		accepted += st.Verdicts[Accepted]
+		for _, r := range Reasons() {
+			if r.Refused() {
+				refused += st.Verdicts[r]
+			}
+		}
+	}
+	if accepted != 2*DefaultK || refused != 0 {
+		t.Fatalf("servers accepted %d stores and refused %d", accepted, refused)
+	}
+}

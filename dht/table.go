@@ -325,6 +325,21 @@ func (t *Table) Closest(target ID, n int) []Contact {
 	return out
 }
 
+// CountCloser returns how many contacts of the buckets are closer to key
+// than the table's own id: the closer argument of [CacheTTL] for a copy
+// cached here.
+func (t *Table) CountCloser(key ID) int {
+	n := 0
+	for _, b := range t.buckets {
+		for _, e := range b.entries {
+			if Closer(key, e.ID, t.self) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Touch records a lookup of target at now: the bucket whose range holds
 // target needs no refresh for another RefreshInterval.
 func (t *Table) Touch(target ID, now time.Time) {

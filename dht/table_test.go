@@ -361,3 +361,27 @@ func TestTableRandomOps(t *testing.T) {
 		}
 	}
 }
+
+func TestTableCountCloser(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	self := randID(rng)
+	tab := NewTable(self, TableConfig{}, t0)
+	for range 300 {
+		tab.Seen(contactOf(randID(rng)), t0)
+	}
+	for range 50 {
+		key := randID(rng)
+		want := 0
+		for _, c := range tab.Contacts() {
+			if CmpDistance(key, c.ID, self) < 0 {
+				want++
+			}
+		}
+		if got := tab.CountCloser(key); got != want {
+			t.Fatalf("CountCloser = %d, want %d", got, want)
+		}
+	}
+	if tab.CountCloser(self) != 0 {
+		t.Fatal("a contact is closer to the own id than the own id")
+	}
+}

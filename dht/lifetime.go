@@ -27,9 +27,10 @@ func HoldUntil(r *Record, now time.Time, maxHold time.Duration) time.Time {
 // CacheTTL is the lifetime of a cached copy (Kademlia §2.5): the full base
 // lifetime on a node that is one of the k closest to the key it knows of
 // (closer < k, where closer counts the contacts it knows that are closer to
-// the key than itself), halved for every further closer node, and never
-// below minTTL. A copy far from the key, where lookups seldom pass, dies
-// soon; so over-caching cannot pin a value far from its key.
+// the key than itself: [Table.CountCloser]), halved for every further
+// closer node, and never below minTTL. A copy far from the key, where
+// lookups seldom pass, dies soon; so over-caching cannot pin a value far
+// from its key.
 func CacheTTL(base time.Duration, closer, k int, minTTL time.Duration) time.Duration {
 	if closer < k {
 		return base

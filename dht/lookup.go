@@ -171,6 +171,9 @@ func (l *Lookup) add(c Contact, by *cand) {
 		if by != nil && !slices.Contains(old.by, by) {
 			old.by = append(old.by, by)
 		}
+		if old.state == failed && old.attempts == 0 && (by == nil || !by.distrusted) {
+			old.state = pending // dropped unasked, now vouched for by another
+		}
 		return
 	}
 	n := &cand{Contact: c, hops: hops}

@@ -248,3 +248,50 @@ func TestLookupQuorum(t *testing.T) {
 		t.Fatalf("status %v, want found-value with one value", l.Status())
 	}
 }
+
+// TestLookupDistrust: an answerer whose introductions all fail is
+// distrusted and the rest of what it alone introduced is dropped unasked;
+// a dropped node that an honest answerer also names is asked after all.
+func TestLookupDistrust(t *testing.T) {
+	target := idFrom(0x00)
+	liar := contactOf(idFrom(0x40))
+	l := NewLookup(idFrom(0xff), target, []Contact{liar}, LookupConfig{Retries: -1, Alpha: 1}, t0)
+	l.Next(t0)
+	var fakes []Contact
+	for i := range 6 {
+		fakes = append(fakes, contactOf(idFrom(0x00, byte(i+1))))
+	}
+	real := contactOf(idFrom(0x00, 0x10)) // the liar also names one real node, farther than the fakes
+	l.OnNodes(liar.ID, append(slices.Clone(fakes), real), t0)
+	for range 3 { // three fakes time out one by one (α = 1, no retry)
+		q := l.Next(t0)
+		if len(q) != 1 {
+			t.Fatalf("queries %v", idsOf(q))
+		}
+		l.OnTimeout(q[0].ID)
+	}
+	if d := l.Distrusted(); len(d) != 1 || d[0] != liar.ID {
+		t.Fatalf("distrusted %v, want the liar", d)
+	}
+	// The other fakes and the real node were dropped unasked: nothing left.
+	if q := l.Next(t0); len(q) != 0 || l.Status() != Exhausted {
+		t.Fatalf("after distrust: queries %v, status %v", idsOf(q), l.Status())
+	}
+
+	// Again, but an honest seed answers first and names the real node too.
+	honest := contactOf(idFrom(0x80))
+	l = NewLookup(idFrom(0xff), target, []Contact{liar, honest}, LookupConfig{Retries: -1, Alpha: 1}, t0)
+	l.Next(t0)
+	l.OnNodes(liar.ID, append(slices.Clone(fakes), real), t0)
+	for range 3 {
+		l.OnTimeout(l.Next(t0)[0].ID)
+	}
+	// Only the honest seed is left to ask; it names the real node.
+	if q := l.Next(t0); len(q) != 1 || q[0].ID != honest.ID {
+		t.Fatalf("after distrust: %v, want the honest seed", idsOf(q))
+	}
+	l.OnNodes(honest.ID, []Contact{real}, t0)
+	if q := l.Next(t0); len(q) != 1 || q[0].ID != real.ID {
+		t.Fatalf("real node vouched for by an honest answerer not asked: %v", idsOf(q))
+	}
+}

@@ -110,7 +110,9 @@ type SeenResult uint8
 
 // The results of [Table.Seen].
 const (
-	// Ignored: the contact is the table's own id.
+	// Ignored: the contact is the table's own id, or its address cannot
+	// go on the wire ([ValidAddr]), so every contact of the table can be
+	// sent in a Nodes answer.
 	Ignored SeenResult = iota
 	// Updated: the contact was in its bucket; it is now the most recently
 	// seen, with its failures cleared.
@@ -130,7 +132,7 @@ const (
 // [Table.Failed], which after MaxFailures replaces it with the freshest
 // cached contact.
 func (t *Table) Seen(c Contact, now time.Time) (res SeenResult, ping Contact, needPing bool) {
-	if c.ID == t.self {
+	if c.ID == t.self || !ValidAddr(c.Addr) {
 		return Ignored, Contact{}, false
 	}
 	for {

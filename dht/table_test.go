@@ -2,6 +2,7 @@ package dht
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -68,6 +69,12 @@ func TestTableSeen(t *testing.T) {
 			name:    "own id is ignored",
 			steps:   []step{{op: "seen", id: self, want: Ignored}},
 			wantLen: 0,
+		},
+		{
+			name:       "a contact whose address cannot go on the wire is ignored",
+			steps:      []step{{op: "seen-bad-addr", id: far1, want: Ignored}},
+			wantBucket: map[ID]bool{far1: false},
+			wantLen:    0,
 		},
 		{
 			name: "new contacts are added, a known one updated",
@@ -177,6 +184,12 @@ func TestTableSeen(t *testing.T) {
 					}
 					if need != (s.wantPing != ID{}) || (need && ping.ID != s.wantPing) {
 						t.Fatalf("step %d: ping %v %v, want %v", i, need, ping.ID, s.wantPing)
+					}
+				case "seen-bad-addr":
+					for _, a := range []netip.AddrPort{{}, netip.MustParseAddrPort("0.0.0.0:1"), netip.MustParseAddrPort("10.0.0.1:0"), netip.MustParseAddrPort("[fe80::1%eth0]:1")} {
+						if res, _, _ := tab.Seen(Contact{ID: s.id, Addr: a}, now); res != s.want {
+							t.Fatalf("step %d: Seen(%v at %v) = %v, want %v", i, s.id, a, res, s.want)
+						}
 					}
 				case "fail":
 					if got := tab.Failed(s.id); got != s.removed {

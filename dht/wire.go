@@ -105,11 +105,18 @@ const contactMinSize = IDSize + 1 + 4 + 2
 
 var errBadContact = errors.New("dht: contact address must be a valid IP (no zone, not unspecified) with a non-zero port")
 
+// ValidAddr reports whether a contact address can go on the wire: a valid
+// IP without zone, not unspecified, with a non-zero port.
+func ValidAddr(ap netip.AddrPort) bool {
+	a := ap.Addr()
+	return ap.IsValid() && a.Zone() == "" && !a.IsUnspecified() && ap.Port() != 0
+}
+
 func appendContact(w *conversion.Writer, c Contact) error {
-	a := c.Addr.Addr()
-	if !c.Addr.IsValid() || a.Zone() != "" || a.IsUnspecified() || c.Addr.Port() == 0 {
+	if !ValidAddr(c.Addr) {
 		return fmt.Errorf("%w: %v", errBadContact, c.Addr)
 	}
+	a := c.Addr.Addr()
 	w.Bytes(c.ID[:])
 	if a.Is4() || a.Is4In6() {
 		v4 := a.Unmap().As4()

@@ -1,9 +1,13 @@
 package dht
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 )
+
+// maxAlts bounds the alternative addresses a lookup keeps per node.
+const maxAlts = 2
 
 // The defaults of [LookupConfig].
 const (
@@ -83,6 +87,10 @@ type cand struct {
 	attempts int
 	sentAt   time.Time
 	value    *Record // the value it answered with
+	// alts holds other addresses answerers gave for this id (at most
+	// maxAlts), tried in turn when the current one fails: whoever names a
+	// node first cannot make it unreachable with a wrong address.
+	alts []netip.AddrPort
 	// by lists the answerers that introduced this node (none for a seed).
 	by []*cand
 	// goodIntro and badIntro count the nodes this answerer introduced
@@ -173,6 +181,12 @@ func (l *Lookup) add(c Contact, by *cand) {
 		}
 		if old.state == failed && old.attempts == 0 && (by == nil || !by.distrusted) {
 			old.state = pending // dropped unasked, now vouched for by another
+		}
+		if c.Addr != old.Addr && !slices.Contains(old.alts, c.Addr) && len(old.alts) < maxAlts {
+			old.alts = append(old.alts, c.Addr)
+			if old.state == failed && old.attempts > 0 {
+				l.nextAddr(old)
+			}
 		}
 		return
 	}
@@ -352,11 +366,20 @@ func (l *Lookup) OnTimeout(id ID) {
 		return
 	}
 	l.inFlight--
-	if c.attempts > l.cfg.Retries {
+	switch {
+	case c.attempts > l.cfg.Retries && len(c.alts) > 0:
+		l.nextAddr(c)
+	case c.attempts > l.cfg.Retries:
 		l.fail(c)
-	} else {
+	default:
 		c.state = pending
 	}
+}
+
+// nextAddr switches c to its next alternative address, to be asked afresh.
+func (l *Lookup) nextAddr(c *cand) {
+	c.Addr, c.alts = c.alts[0], c.alts[1:]
+	c.attempts, c.state = 0, pending
 }
 
 // Expire times out every query in flight for RPCTimeout or longer at now and

@@ -1,6 +1,7 @@
 package dht
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -293,5 +294,39 @@ func TestLookupDistrust(t *testing.T) {
 	l.OnNodes(honest.ID, []Contact{real}, t0)
 	if q := l.Next(t0); len(q) != 1 || q[0].ID != real.ID {
 		t.Fatalf("real node vouched for by an honest answerer not asked: %v", idsOf(q))
+	}
+}
+
+// TestLookupAlternativeAddress: the first answerer to name a node gives a
+// wrong address; the lookup tries the address another answerer gave once
+// the first fails, and reaches the node.
+func TestLookupAlternativeAddress(t *testing.T) {
+	target := idFrom(0x00)
+	liar, honest := contactOf(idFrom(0x40)), contactOf(idFrom(0x80))
+	node := contactOf(idFrom(0x00, 0x01))
+	wrong := Contact{ID: node.ID, Addr: netip.MustParseAddrPort("192.0.2.99:9")}
+	for _, order := range []string{"liar first", "honest after the failure"} {
+		l := NewLookup(idFrom(0xff), target, []Contact{liar, honest}, LookupConfig{Retries: -1}, t0)
+		l.Next(t0) // both seeds
+		l.OnNodes(liar.ID, []Contact{wrong}, t0)
+		if order == "liar first" {
+			l.OnNodes(honest.ID, []Contact{node}, t0)
+		}
+		q := l.Next(t0)
+		if len(q) != 1 || q[0] != wrong {
+			t.Fatalf("%s: first query %v, want the node at the first address given", order, q)
+		}
+		l.OnTimeout(node.ID)
+		if order != "liar first" {
+			l.OnNodes(honest.ID, []Contact{node}, t0)
+		}
+		q = l.Next(t0)
+		if len(q) != 1 || q[0] != node {
+			t.Fatalf("%s: after the failure %v, want the node at the other address", order, q)
+		}
+		l.OnNodes(node.ID, nil, t0)
+		if res := l.Result(); len(res) == 0 || res[0] != node {
+			t.Fatalf("%s: result %v", order, res)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 var corePackages = []string{
 	"keys", "policy", "conversion", "timeline",
 	"dispersy", "dispersy/bloom", "dispersy/walker", "dispersy/requestcache",
-	"dispersy/reconcile", "dispersy/recent", "dispersy/tasks",
+	"dispersy/reconcile", "dispersy/recent", "dispersy/tasks", "dht",
 }
 
 var bannedImports = map[string]string{

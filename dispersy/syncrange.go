@@ -423,6 +423,18 @@ func AnswerSync(s Store, p AnswerParams, rng *rand.Rand) ([][]byte, error) {
 		}
 		q := RangeQuery{Community: p.Community, MessageID: t.ID, Low: low, High: p.High, Modulo: p.Modulo, Offset: p.Offset}
 		var err error
+		if p.Has != nil {
+			// Read the hashes before the packets: a requester that holds
+			// the whole range (every step of an idle overlay) costs a scan
+			// of keys, no packet and no record.
+			var missing bool
+			if missing, err = a.narrow(&q, t.Direction); err != nil {
+				return nil, err
+			}
+			if !missing {
+				continue
+			}
+		}
 		switch t.Direction {
 		case policy.Ascending, policy.Descending:
 			q.Descending = t.Direction == policy.Descending
@@ -451,6 +463,40 @@ type answer struct {
 }
 
 func (a *answer) full() bool { return a.bytes >= a.p.Budget }
+
+// narrow finds, in q's direction, the first live message of q's type that
+// the requester's filter lacks, and moves q's starting end to its global
+// time (Ascending: Low, Descending: High; a Random answer keeps its range
+// and its draws). missing is false when the filter holds every message of
+// q: then the answer has nothing of this type. The messages skipped are
+// all in the filter, so the answer is the same as without narrowing.
+func (a *answer) narrow(q *RangeQuery, dir policy.Direction) (missing bool, err error) {
+	sq := ScanQuery{Community: q.Community, Types: []uint8{q.MessageID}, From: q.Low, Modulo: q.Modulo, Offset: q.Offset}
+	if dir == policy.Descending {
+		sq.From, sq.Descending = q.High, true
+	}
+	var first uint64
+	err = a.s.Scan(sq, func(r ScanRow) bool {
+		if r.GlobalTime < q.Low || r.GlobalTime > q.High {
+			return false
+		}
+		if a.p.Has(r.Hash) {
+			return true
+		}
+		first, missing = r.GlobalTime, true
+		return false
+	})
+	if err != nil || !missing {
+		return false, err
+	}
+	switch dir {
+	case policy.Ascending:
+		q.Low = first
+	case policy.Descending:
+		q.High = first
+	}
+	return true, nil
+}
 
 // offer adds r unless the requester has it; it returns false once the
 // budget is reached.

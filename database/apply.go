@@ -159,7 +159,9 @@ func (s *Store) Apply(b *dispersy.Batch) error {
 			return &dispersy.OpError{Index: i, Kind: op.Kind, Err: err}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	s.scans.invalidate()
+	if err != nil {
 		tx.Rollback()
 		return s.fail("commit batch", err)
 	}

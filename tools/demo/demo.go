@@ -133,6 +133,7 @@ type result struct {
 	lacking            []string
 	missing            int    // (peer, message) pairs still missing at the end
 	deliveries         uint64 // (peer, message) pairs that arrived over the network
+	duplicates         uint64 // messages received that the peer held already
 	cpu                time.Duration
 	maxRSS             uint64
 	idleCores          float64 // -1: not measured
@@ -156,6 +157,7 @@ type report struct {
 	BytesPerDelivery float64  `json:"bytes_per_delivery"`
 	MaxRSSMB         float64  `json:"max_rss_mb"`
 	MissingAtEnd     int      `json:"missing_at_end"`
+	Duplicates       uint64   `json:"duplicates"`
 	IdleSeconds      float64  `json:"idle_seconds,omitempty"`
 	IdleCPUCores     *float64 `json:"idle_cpu_cores,omitempty"`
 }
@@ -168,7 +170,7 @@ func (r result) report(o options) report {
 		ReadySeconds: r.readyAfter.Seconds(), Seconds: r.elapsed.Seconds(),
 		CPUSeconds: r.cpu.Seconds(), BytesSent: r.bytes, DatagramsSent: r.datagrams,
 		Deliveries: r.deliveries, MaxRSSMB: float64(r.maxRSS) / (1 << 20),
-		MissingAtEnd: r.missing,
+		MissingAtEnd: r.missing, Duplicates: r.duplicates,
 	}
 	if r.deliveries > 0 {
 		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
@@ -268,6 +270,14 @@ func (d *runner) finish(res *result) {
 		res.dropped += p.ep.dropped.Load()
 	}
 	res.cpu, res.maxRSS, _ = usage()
+	for _, p := range d.peers {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		st, err := p.node.Stats(ctx)
+		cancel()
+		if err == nil {
+			res.duplicates += st.DroppedBy(dispersy.DropDuplicate)
+		}
+	}
 }
 
 // measureIdle lets the converged peers run for -idle and records the

@@ -51,7 +51,9 @@
 // what peers lacked from an earlier run, minus what is still missing),
 // bytes_per_delivery (bytes_sent / deliveries), max_rss_mb (the process's
 // peak resident set), missing_at_end ((peer, message) pairs missing when
-// the run ended; 0 on success) and, with -idle D, idle_seconds and
+// the run ended; 0 on success), duplicates (messages the peers received
+// and dropped because they held them already; each cost a signature check)
+// and, with -idle D, idle_seconds and
 // idle_cpu_cores: after convergence the peers keep walking for D and the
 // process's CPU over it is divided by D. -cpuprofile FILE writes a CPU
 // profile of the whole run (go tool pprof -top FILE). The demo reads every

@@ -366,7 +366,7 @@ func decodeReport(t *testing.T, out string) report {
 	if err := json.Unmarshal([]byte(out), &fields); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"ready_seconds", "seconds", "cpu_seconds", "bytes_sent", "bytes_per_delivery", "max_rss_mb", "missing_at_end", "deliveries"} {
+	for _, k := range []string{"ready_seconds", "seconds", "cpu_seconds", "bytes_sent", "bytes_per_delivery", "max_rss_mb", "missing_at_end", "deliveries", "duplicates"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("stdout %q has no %q", out, k)
 		}

@@ -903,3 +903,33 @@ func TestAnswerSyncSameAsReadingAll(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerSyncRandomKeepsDraws: a RANDOM type the requester holds
+// entirely is not read, but it draws from rng what reading and shuffling
+// it would have, so that everything drawn after it (the engine shares one
+// rng) stays as it was: simulations keep their published results.
+func TestAnswerSyncRandomKeepsDraws(t *testing.T) {
+	for _, n := range []uint64{0, 1, 2, 63, 64, 65, 128, 200} {
+		s := newStore(t, 100, series(memberB, 1, 1, n)...)
+		for _, r := range [][2]uint64{{1, 300}, {1, n}, {n / 2, n + 5}, {7, 7}} {
+			if r[0] > r[1] || r[0] == 0 {
+				continue
+			}
+			types := []dispersy.SyncTypeOrder{{ID: 1, Priority: 128, Direction: policy.Random}}
+			p := dispersy.AnswerParams{Community: cid, Types: types, Low: r[0], High: r[1], Budget: 1 << 30}
+			all := rand.New(rand.NewPCG(n, r[0]))
+			if _, err := dispersy.AnswerSync(s, p, all); err != nil {
+				t.Fatal(err)
+			}
+			p.Has = func(dispersy.Hash) bool { return true }
+			held := rand.New(rand.NewPCG(n, r[0]))
+			got, err := dispersy.AnswerSync(s, p, held)
+			if err != nil || len(got) != 0 {
+				t.Fatalf("%d rows, range %v: %d packets, %v", n, r, len(got), err)
+			}
+			if a, b := all.Uint64(), held.Uint64(); a != b {
+				t.Fatalf("%d rows, range %v: the next draw is %x after reading the range, %x after skipping it", n, r, a, b)
+			}
+		}
+	}
+}

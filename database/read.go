@@ -565,7 +565,6 @@ func (s *Store) Scan(q dispersy.ScanQuery, fn func(dispersy.ScanRow) bool) error
 	if none {
 		return nil
 	}
-	g := s.scans.gen.Load()
 	keys, cached, err := s.cachedKeys(ctx, id)
 	if err != nil {
 		return s.fail("scan", err)
@@ -575,7 +574,7 @@ func (s *Store) Scan(q dispersy.ScanQuery, fn func(dispersy.ScanRow) bool) error
 		return nil
 	}
 	read := 0
-	defer func() { s.scans.readSQL(id, g, read) }()
+	defer func() { s.scans.readSQL(id, read) }()
 	sqlq := scanSQL(q.Types, q.Descending, mod)
 	args := append([]any{id, int64(min(q.From, maxGlobalTime))}, modArgs...)
 	rows, err := s.query(ctx, sqlq, args...)

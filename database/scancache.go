@@ -24,12 +24,14 @@ import (
 // by one read and valid until the next committed Apply.
 //
 // When to build is a rent-or-buy choice: keys read through SQL since the
-// last Apply count up, and once they reach what a build would read (the
-// previous build's size; scanCacheFirst before any), the build pays off
-// even if the next Apply comes right after; a store written at every step
-// keeps reading through SQL, as before. Communities above scanCacheMax live
-// messages are not cached (a 1M-message store would need 32 MB per
-// community), and their scans read about a filter's capacity per call.
+// cache was last dropped count up, and once they reach what a build would
+// read (the previous build's size; scanCacheFirst before any), the build
+// pays off. An Apply that only puts messages (and members, options) adds
+// their keys to a built cache of up to scanPatchMax keys (a new slice:
+// Scans in flight keep theirs); any other Apply drops it. Communities
+// above scanCacheMax live messages are not cached (a 1M-message store
+// would need 32 MB per community), and their scans read about a filter's
+// capacity per call.
 
 // scanCacheFirst is how many keys are read through SQL at one generation
 // before the first build; a var so that tests can lower it.
@@ -38,6 +40,10 @@ var scanCacheFirst = 4096
 // scanCacheMax is the largest number of live messages a cached community
 // holds (32 bytes each).
 var scanCacheMax = 250_000
+
+// scanPatchMax is the largest cache an Apply patches (a copy per Apply);
+// above it an Apply drops the cache.
+var scanPatchMax = 65_536
 
 // scanCache holds the cached keys of each community of a Store.
 type scanCache struct {
@@ -64,8 +70,73 @@ type scanState struct {
 	estimate int // keys a build reads
 }
 
-// invalidate marks every cached key stale; Apply calls it after a commit.
+// invalidate marks every cached key stale; Apply calls it before and, when
+// the commit fails, after its commit.
 func (c *scanCache) invalidate() { c.gen.Add(1) }
+
+// committed updates the key cache after b committed: Apply bumped the
+// generation once before the commit, so a cache at the generation before
+// that was built from a snapshot without b. If b only puts messages,
+// members and options, such caches get b's live keys and stay valid;
+// otherwise every cache is dropped.
+func (s *Store) committed(b *dispersy.Batch) {
+	c := &s.scans
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.gen.Add(1)
+	adds := map[int64][]scanKey{}
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		switch op.Kind {
+		case dispersy.OpPutMember, dispersy.OpSetOption:
+		case dispersy.OpPut:
+			r := &op.Record
+			if r.Undone {
+				continue
+			}
+			s.cidMu.Lock()
+			id, ok := s.cids[r.Community]
+			s.cidMu.Unlock()
+			if !ok {
+				return // unknown community: no cache of it to keep
+			}
+			adds[id] = append(adds[id], scanKey{gt: r.GlobalTime, hash: r.Hash, id: r.MessageID})
+		default:
+			return
+		}
+	}
+	for id, st := range c.comms {
+		if !st.built || st.gen != g-2 || len(st.keys)+len(adds[id]) > scanPatchMax {
+			continue
+		}
+		if add := adds[id]; len(add) > 0 {
+			slices.SortFunc(add, compareKeys)
+			merged := make([]scanKey, 0, len(st.keys)+len(add))
+			old := st.keys
+			for len(old) > 0 && len(add) > 0 {
+				if compareKeys(add[0], old[0]) < 0 {
+					merged, add = append(merged, add[0]), add[1:]
+				} else {
+					merged, old = append(merged, old[0]), old[1:]
+				}
+			}
+			st.keys = append(append(merged, old...), add...)
+		}
+		st.gen = g
+		st.estimate = max(len(st.keys), 1)
+	}
+}
+
+// compareKeys orders keys by (global time, hash), Scan's order.
+func compareKeys(a, b scanKey) int {
+	if a.gt != b.gt {
+		if a.gt < b.gt {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.hash[:], b.hash[:])
+}
 
 // state returns community id's state at the current generation, reset if
 // the generation moved. c.mu must be held.
@@ -80,7 +151,13 @@ func (c *scanCache) state(id int64) *scanState {
 		c.comms[id] = st
 	}
 	if st.gen != g {
-		*st = scanState{gen: g, estimate: st.estimate}
+		// The keys read through SQL since the cache was last dropped
+		// count toward the next build.
+		read := st.read
+		if st.built {
+			read = 0
+		}
+		*st = scanState{gen: g, estimate: st.estimate, read: read}
 	}
 	return st
 }
@@ -116,13 +193,11 @@ func (s *Store) cachedKeys(ctx context.Context, id int64) (ks []scanKey, ok bool
 	return ks, true, nil
 }
 
-// readSQL counts n keys read through SQL for community id at generation g.
-func (c *scanCache) readSQL(id int64, g uint64, n int) {
+// readSQL counts n keys read through SQL for community id.
+func (c *scanCache) readSQL(id int64, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st := c.state(id); st.gen == g {
-		st.read += n
-	}
+	c.state(id).read += n
 }
 
 // scanKeysSQL reads a community's live keys in the table's order.
@@ -156,15 +231,7 @@ func (s *Store) readKeys(ctx context.Context, id int64) (ks []scanKey, complete 
 		return nil, false, nil
 	}
 	// The table orders each global time by member; Scan by hash.
-	slices.SortStableFunc(ks, func(a, b scanKey) int {
-		if a.gt != b.gt {
-			if a.gt < b.gt {
-				return -1
-			}
-			return 1
-		}
-		return bytes.Compare(a.hash[:], b.hash[:])
-	})
+	slices.SortStableFunc(ks, compareKeys)
 	return slices.Clip(ks), true, nil
 }
 

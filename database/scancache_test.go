@@ -112,10 +112,20 @@ func TestScanKeyCache(t *testing.T) {
 	if s.keysCached(benchCID) {
 		t.Fatal("still cached after an Apply")
 	}
-	check(30)
-	put(2000, 2600)
-	check(30)
+	check(60)
 	if !s.keysCached(benchCID) {
-		t.Fatal("not cached again")
+		t.Fatal("not cached again after 60 scans")
 	}
+	// A batch of puts only patches the cache: still cached, and right.
+	put(2000, 2600)
+	if !s.keysCached(benchCID) {
+		t.Fatal("a batch of puts dropped the cache")
+	}
+	read = st.read
+	check(30)
+	if st = s.scans.comms[1]; st.read != read {
+		t.Fatalf("scans after a patch read %d keys through SQL", st.read-read)
+	}
+	put(2600, 2700)
+	check(30)
 }

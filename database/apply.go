@@ -162,7 +162,10 @@ func (s *Store) Apply(b *dispersy.Batch) error {
 			return &dispersy.OpError{Index: i, Kind: op.Kind, Err: err}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	s.scans.invalidate() // a key cache built from now on may see the commit
+	err = tx.Commit()
+	if err != nil {
+		s.scans.invalidate()
 		tx.Rollback()
 		return s.fail("commit batch", err)
 	}
@@ -173,6 +176,7 @@ func (s *Store) Apply(b *dispersy.Batch) error {
 		}
 		s.cidMu.Unlock()
 	}
+	s.committed(b)
 	if len(a.types) > 0 {
 		s.unkeyedTypes.invalidate()
 	}

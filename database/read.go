@@ -565,6 +565,16 @@ func (s *Store) Scan(q dispersy.ScanQuery, fn func(dispersy.ScanRow) bool) error
 	if none {
 		return nil
 	}
+	keys, cached, err := s.cachedKeys(ctx, id)
+	if err != nil {
+		return s.fail("scan", err)
+	}
+	if cached {
+		scanKeys(keys, q, min(q.From, maxGlobalTime), fn)
+		return nil
+	}
+	read := 0
+	defer func() { s.scans.readSQL(id, read) }()
 	sqlq := scanSQL(q.Types, q.Descending, mod)
 	args := append([]any{id, int64(min(q.From, maxGlobalTime))}, modArgs...)
 	rows, err := s.query(ctx, sqlq, args...)
@@ -597,6 +607,7 @@ func (s *Store) Scan(q dispersy.ScanQuery, fn func(dispersy.ScanRow) bool) error
 		if err := rows.Scan(&gt, &h); err != nil {
 			return s.fail("scan", err)
 		}
+		read++
 		row := dispersy.ScanRow{GlobalTime: uint64(gt)}
 		copy(row.Hash[:], h)
 		if len(group) > 0 && group[0].GlobalTime != row.GlobalTime && !flush() {

@@ -122,6 +122,9 @@ type Store struct {
 	// unkeyedTypes caches each community's types declared unkeyed (see
 	// keyed.go).
 	unkeyedTypes unkeyedCache
+
+	// scans caches the live keys Scan reads (scancache.go).
+	scans scanCache
 }
 
 var _ dispersy.Store = (*Store)(nil)

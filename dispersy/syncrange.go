@@ -423,12 +423,28 @@ func AnswerSync(s Store, p AnswerParams, rng *rand.Rand) ([][]byte, error) {
 		}
 		q := RangeQuery{Community: p.Community, MessageID: t.ID, Low: low, High: p.High, Modulo: p.Modulo, Offset: p.Offset}
 		var err error
+		var start uint64
+		if t.Direction == policy.Random {
+			start = a.randomStart(q)
+		}
+		if p.Has != nil {
+			// Read the hashes before the packets: a requester that holds
+			// the whole range (every step of an idle overlay) costs a scan
+			// of keys, no packet and no record.
+			var missing bool
+			if missing, err = a.narrow(&q, t.Direction, start); err != nil {
+				return nil, err
+			}
+			if !missing {
+				continue
+			}
+		}
 		switch t.Direction {
 		case policy.Ascending, policy.Descending:
 			q.Descending = t.Direction == policy.Descending
 			err = s.Range(q, a.offer)
 		case policy.Random:
-			err = a.random(q)
+			err = a.random(q, start)
 		}
 		if err != nil {
 			return nil, err
@@ -452,6 +468,60 @@ type answer struct {
 
 func (a *answer) full() bool { return a.bytes >= a.p.Budget }
 
+// narrow finds, in q's direction, the first live message of q's type that
+// the requester's filter lacks, and moves q's starting end to its global
+// time (Ascending: Low, Descending: High; a Random answer keeps its range).
+// missing is false when the filter holds every message of q: then the
+// answer has nothing of this type, and for a Random type narrow draws from
+// rng what reading and shuffling the range would have (start is its
+// random start), so that rng's later draws are those of reading it all.
+// The messages skipped are all in the filter, so the answer is the same
+// as without narrowing.
+func (a *answer) narrow(q *RangeQuery, dir policy.Direction, start uint64) (missing bool, err error) {
+	sq := ScanQuery{Community: q.Community, Types: []uint8{q.MessageID}, From: q.Low, Modulo: q.Modulo, Offset: q.Offset}
+	if dir == policy.Descending {
+		sq.From, sq.Descending = q.High, true
+	}
+	var first uint64
+	var above, below int // rows at or above start, and below it
+	err = a.s.Scan(sq, func(r ScanRow) bool {
+		if r.GlobalTime < q.Low || r.GlobalTime > q.High {
+			return false
+		}
+		if a.p.Has(r.Hash) {
+			if r.GlobalTime >= start {
+				above++
+			} else {
+				below++
+			}
+			return true
+		}
+		first, missing = r.GlobalTime, true
+		return false
+	})
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case !missing && dir == policy.Random:
+		// random reads [start, High], then [Low, start), shuffling chunks.
+		a.shuffled(above)
+		a.shuffled(below)
+	case dir == policy.Ascending:
+		q.Low = first
+	case dir == policy.Descending:
+		q.High = first
+	}
+	return missing, nil
+}
+
+// shuffled draws from rng what random's shuffles of n rows draw.
+func (a *answer) shuffled(n int) {
+	for ; n > 0; n -= randomChunk {
+		a.rng.Shuffle(min(n, randomChunk), func(int, int) {})
+	}
+}
+
 // offer adds r unless the requester has it; it returns false once the
 // budget is reached.
 func (a *answer) offer(r *Record) bool {
@@ -463,15 +533,17 @@ func (a *answer) offer(r *Record) bool {
 	return !a.full()
 }
 
-// random answers one RANDOM type: from a random start to High, then from
-// Low to the start, shuffling chunks of randomChunk rows.
-func (a *answer) random(q RangeQuery) error {
-	var start uint64
-	if span := q.High - q.Low; span == math.MaxUint64 {
-		start = a.rng.Uint64()
-	} else {
-		start = q.Low + a.rng.Uint64N(span+1)
+// randomStart draws the start of a RANDOM answer in [q.Low, q.High].
+func (a *answer) randomStart(q RangeQuery) uint64 {
+	if span := q.High - q.Low; span != math.MaxUint64 {
+		return q.Low + a.rng.Uint64N(span+1)
 	}
+	return a.rng.Uint64()
+}
+
+// random answers one RANDOM type: from start (randomStart) to High, then
+// from Low to the start, shuffling chunks of randomChunk rows.
+func (a *answer) random(q RangeQuery, start uint64) error {
 	segments := []RangeQuery{q, q}
 	segments[0].Low = start
 	segments[1].High = start - 1

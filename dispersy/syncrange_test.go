@@ -797,3 +797,139 @@ func TestBloomSyncConverges(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerSyncReadsOnlyWhatItMaySend: an answer reads the records of a
+// type from the first message the requester lacks on, in the type's
+// direction, and none when it lacks nothing (every walk step of an idle
+// overlay); the packets are those of reading the whole range.
+func TestAnswerSyncReadsOnlyWhatItMaySend(t *testing.T) {
+	msgs := series(memberB, 1, 1, 1000)
+	msgs = append(msgs, series(memberA, 2, 1, 1000)...)
+	cs := &countingStore{Store: newStore(t, 100, msgs...)}
+	lacks := func(gts ...uint64) func(dispersy.Hash) bool {
+		miss := map[dispersy.Hash]bool{}
+		for _, gt := range gts {
+			miss[dispersy.PacketHash(packetOf(msg{member: memberB, gt: gt, id: 1}, 100))] = true
+			miss[dispersy.PacketHash(packetOf(msg{member: memberA, gt: gt, id: 2}, 100))] = true
+		}
+		return func(h dispersy.Hash) bool { return !miss[h] }
+	}
+	for _, tc := range []struct {
+		name    string
+		dir     policy.Direction
+		lacking []uint64
+		want    []uint64
+		maxRead int
+	}{
+		{"ascending, holds all", policy.Ascending, nil, nil, 0},
+		{"descending, holds all", policy.Descending, nil, nil, 0},
+		{"random, holds all", policy.Random, nil, nil, 0},
+		{"ascending, lacks 900 and 950", policy.Ascending, []uint64{900, 950}, []uint64{900, 950}, 101},
+		{"descending, lacks 100 and 50", policy.Descending, []uint64{100, 50}, []uint64{100, 50}, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs.ranged = 0
+			types := []dispersy.SyncTypeOrder{{ID: 1, Priority: 128, Direction: tc.dir}}
+			got := gtsOf(t, answer(t, cs, dispersy.AnswerParams{Types: types, Low: 1, High: 1000, Has: lacks(tc.lacking...)}, 1))
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("answer %v, want %v", got, tc.want)
+			}
+			if cs.ranged > tc.maxRead {
+				t.Fatalf("read %d records to send %d packets, want at most %d", cs.ranged, len(got), tc.maxRead)
+			}
+		})
+	}
+}
+
+// TestAnswerSyncSameAsReadingAll: whatever the requester holds, the answer
+// is the one a read of the whole range, filtered and cut at the budget,
+// gives (the reference below), for both ordered directions, with modulo
+// classes, undone messages and a type's own lower bound.
+func TestAnswerSyncSameAsReadingAll(t *testing.T) {
+	var msgs []msg
+	for i := range uint64(600) {
+		msgs = append(msgs, msg{member: keys.MemberID{byte(1 + i%3)}, gt: 1 + i/3, id: uint8(1 + i%2), undone: i%17 == 0})
+	}
+	s := newStore(t, 120, msgs...)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 300 {
+		dir := policy.Ascending
+		if i%2 == 1 {
+			dir = policy.Descending
+		}
+		held := map[dispersy.Hash]bool{}
+		share := rng.Float64()
+		for _, m := range msgs {
+			if rng.Float64() < share {
+				held[dispersy.PacketHash(packetOf(m, 120))] = true
+			}
+		}
+		has := func(h dispersy.Hash) bool { return held[h] }
+		low := 1 + rng.Uint64N(200)
+		p := dispersy.AnswerParams{Community: cid, Low: low, High: low + rng.Uint64N(200),
+			Budget: 1 + rng.IntN(3000), Has: has,
+			Types: []dispersy.SyncTypeOrder{{ID: 1, Priority: 200, Direction: dir, Low: rng.Uint64N(100)}, {ID: 2, Priority: 100, Direction: dir}}}
+		if i%3 == 0 {
+			p.Modulo, p.Offset = 2+rng.Uint64N(3), rng.Uint64N(5)
+		}
+		got := answer(t, s, p, 1)
+		// The reference: every record of the range, filtered here.
+		var want [][]byte
+		size := 0
+	types:
+		for _, ty := range p.Types {
+			q := dispersy.RangeQuery{Community: cid, MessageID: ty.ID, Low: max(p.Low, ty.Low), High: p.High,
+				Modulo: p.Modulo, Offset: p.Offset, Descending: dir == policy.Descending}
+			if q.Low > q.High {
+				continue
+			}
+			err := s.Range(q, func(r *dispersy.Record) bool {
+				if has(r.Hash) {
+					return true
+				}
+				want = append(want, r.Packet)
+				size += len(r.Packet)
+				return size < p.Budget
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if size >= p.Budget {
+				break types
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("case %d (%+v): answer %d packets, reading all gives %d", i, p, len(got), len(want))
+		}
+	}
+}
+
+// TestAnswerSyncRandomKeepsDraws: a RANDOM type the requester holds
+// entirely is not read, but it draws from rng what reading and shuffling
+// it would have, so that everything drawn after it (the engine shares one
+// rng) stays as it was: simulations keep their published results.
+func TestAnswerSyncRandomKeepsDraws(t *testing.T) {
+	for _, n := range []uint64{0, 1, 2, 63, 64, 65, 128, 200} {
+		s := newStore(t, 100, series(memberB, 1, 1, n)...)
+		for _, r := range [][2]uint64{{1, 300}, {1, n}, {n / 2, n + 5}, {7, 7}} {
+			if r[0] > r[1] || r[0] == 0 {
+				continue
+			}
+			types := []dispersy.SyncTypeOrder{{ID: 1, Priority: 128, Direction: policy.Random}}
+			p := dispersy.AnswerParams{Community: cid, Types: types, Low: r[0], High: r[1], Budget: 1 << 30}
+			all := rand.New(rand.NewPCG(n, r[0]))
+			if _, err := dispersy.AnswerSync(s, p, all); err != nil {
+				t.Fatal(err)
+			}
+			p.Has = func(dispersy.Hash) bool { return true }
+			held := rand.New(rand.NewPCG(n, r[0]))
+			got, err := dispersy.AnswerSync(s, p, held)
+			if err != nil || len(got) != 0 {
+				t.Fatalf("%d rows, range %v: %d packets, %v", n, r, len(got), err)
+			}
+			if a, b := all.Uint64(), held.Uint64(); a != b {
+				t.Fatalf("%d rows, range %v: the next draw is %x after reading the range, %x after skipping it", n, r, a, b)
+			}
+		}
+	}
+}

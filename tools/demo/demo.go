@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +59,22 @@ func failf(format string, args ...any) error {
 
 // demo runs the demo with o and returns the exit status.
 func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "demo: cannot write the CPU profile: %v\n", err)
+			return exitFail
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintf(stderr, "demo: cannot start the CPU profile: %v\n", err)
+			return exitFail
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	d := &runner{o: o, stderr: stderr}
 	res, err := d.run(ctx)
 	if cerr := d.close(); err == nil && cerr != nil {
@@ -66,62 +84,263 @@ func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return exitFail
 	}
+	if o.json {
+		b, _ := json.Marshal(res.report(o))
+		fmt.Fprintf(stdout, "%s\n", b)
+	}
+	if !res.ready {
+		fmt.Fprintf(stderr, "demo: not ready within %v: %s\n", o.timeout, res.notReady)
+		fmt.Fprintf(stderr, "  hint: %s\n", res.hint(o))
+		return exitFail
+	}
 	if !res.converged {
 		fmt.Fprintf(stderr, "demo: not converged within %v (%d of %d messages on all peers):\n", o.timeout, res.onAll, res.messages)
 		for _, l := range res.lacking {
 			fmt.Fprintf(stderr, "  %s\n", l)
 		}
+		fmt.Fprintf(stderr, "  hint: %s\n", res.hint(o))
 		return exitFail
 	}
 	if o.loss > 0 {
 		fmt.Fprintf(stderr, "loss: %d of %d datagrams dropped (%.1f%%)\n", res.dropped, res.datagrams, 100*float64(res.dropped)/float64(max(res.datagrams, 1)))
 	}
-	fmt.Fprintf(stdout, "converged: peers=%d messages=%d seconds=%.1f bytes=%d\n", o.peers, res.messages, res.elapsed.Seconds(), res.bytes)
+	if !o.json {
+		fmt.Fprintf(stdout, "converged: peers=%d messages=%d seconds=%.1f bytes=%d\n", o.peers, res.messages, res.elapsed.Seconds(), res.bytes)
+	}
 	return exitOK
 }
 
 // runner holds the demo's peers and resources.
 type runner struct {
-	o      options
-	stderr io.Writer
-	dir    string
-	tmp    bool // dir is a temporary folder to remove
-	peers  []*peer
-
-	stopHTTP func() // -http's server, when serving
+	o        options
+	stderr   io.Writer
+	dir      string
+	tmp      bool // dir is a temporary folder to remove
+	peers    []*peer
+	deadline time.Time // the end of -timeout, counted from the start
+	stopHTTP func()    // -http's server, when serving
 }
 
 // result is what a run found.
 type result struct {
+	ready              bool   // every peer found enough verified candidates
+	notReady           string // why not, when !ready
 	converged          bool
 	messages, onAll    int
-	elapsed            time.Duration
+	readyAfter         time.Duration // from the start until ready
+	elapsed            time.Duration // from the first message until converged (or the end)
 	bytes              uint64
 	datagrams, dropped uint64
 	lacking            []string
+	missing            int    // (peer, message) pairs still missing at the end
+	deliveries         uint64 // (peer, message) pairs that arrived over the network
+	duplicates         uint64 // messages received that the peer held already
+	cpu                time.Duration
+	maxRSS             uint64
+	idleCores          float64 // -1: not measured
 }
 
-// run sets everything up, creates the messages and waits for convergence.
-// Its error is a local failure.
+// report is the -json output.
+type report struct {
+	Peers            int      `json:"peers"`
+	Messages         int      `json:"messages"`
+	Publishers       int      `json:"publishers"`
+	Step             string   `json:"step"`
+	Loss             float64  `json:"loss"`
+	Ready            bool     `json:"ready"`
+	Converged        bool     `json:"converged"`
+	ReadySeconds     float64  `json:"ready_seconds"`
+	Seconds          float64  `json:"seconds"`
+	CPUSeconds       float64  `json:"cpu_seconds"`
+	BytesSent        uint64   `json:"bytes_sent"`
+	DatagramsSent    uint64   `json:"datagrams_sent"`
+	Deliveries       uint64   `json:"deliveries"`
+	BytesPerDelivery float64  `json:"bytes_per_delivery"`
+	MaxRSSMB         float64  `json:"max_rss_mb"`
+	MissingAtEnd     int      `json:"missing_at_end"`
+	Duplicates       uint64   `json:"duplicates"`
+	IdleSeconds      float64  `json:"idle_seconds,omitempty"`
+	IdleCPUCores     *float64 `json:"idle_cpu_cores,omitempty"`
+}
+
+func (r result) report(o options) report {
+	rep := report{
+		Peers: o.peers, Messages: r.messages, Publishers: o.publishers,
+		Step: o.step.String(), Loss: o.loss,
+		Ready: r.ready, Converged: r.converged,
+		ReadySeconds: r.readyAfter.Seconds(), Seconds: r.elapsed.Seconds(),
+		CPUSeconds: r.cpu.Seconds(), BytesSent: r.bytes, DatagramsSent: r.datagrams,
+		Deliveries: r.deliveries, MaxRSSMB: float64(r.maxRSS) / (1 << 20),
+		MissingAtEnd: r.missing, Duplicates: r.duplicates,
+	}
+	if r.deliveries > 0 {
+		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
+	}
+	if r.idleCores >= 0 {
+		c := r.idleCores
+		rep.IdleCPUCores, rep.IdleSeconds = &c, o.idle.Seconds()
+	}
+	return rep
+}
+
+// minSteps is how many walker steps a run needs at the least: the first
+// walks, then the pull rounds that carry the messages.
+const minSteps = 20
+
+// hint says what to change after a run that did not converge.
+func (r result) hint(o options) string {
+	steps := int(o.timeout / o.step)
+	switch {
+	case steps < minSteps:
+		return fmt.Sprintf("-timeout %v holds only %d walker steps of %v; use a shorter -step (e.g. -step 200ms) or a longer -timeout (at least %v)",
+			o.timeout, steps, o.step, minSteps*o.step)
+	case !r.ready:
+		return "the peers walk from peer 0's address: check that loopback UDP is not filtered, or raise -timeout"
+	case o.loss >= 0.3:
+		return fmt.Sprintf("-loss %v drops many datagrams; lower -loss or raise -timeout", o.loss)
+	}
+	return fmt.Sprintf("-timeout %v held %d walker steps; raise -timeout, or shorten -step to pull more often (the machine may be too busy for -peers %d)",
+		o.timeout, steps, o.peers)
+}
+
+// run sets everything up, waits until the peers have found each other,
+// creates the messages and waits for convergence. Its error is a local
+// failure.
 func (d *runner) run(ctx context.Context) (result, error) {
+	t0 := time.Now()
+	d.deadline = t0.Add(d.o.timeout)
+	res := result{idleCores: -1}
 	if err := d.folder(); err != nil {
-		return result{}, err
+		return res, err
 	}
 	if err := d.start(ctx); err != nil {
-		return result{}, err
+		return res, err
 	}
 	if err := d.serveStatus(); err != nil {
-		return result{}, err
+		return res, err
 	}
 	want, err := d.existing()
 	if err != nil {
-		return result{}, err
+		return res, err
+	}
+	fmt.Fprintf(d.stderr, "%d peers started; waiting until each has %d verified candidates\n", len(d.peers), min(readyCandidates, len(d.peers)-1))
+	ok, why, err := d.waitReady(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.readyAfter = time.Since(t0)
+	if !ok {
+		res.notReady = why
+		d.finish(&res)
+		return res, nil
+	}
+	res.ready = true
+	if d.o.blackout {
+		for _, p := range d.peers {
+			p.ep.blackout.Store(true)
+		}
+	}
+	before, err := d.look(want)
+	if err != nil {
+		return res, err
 	}
 	start := time.Now()
-	if err := d.create(ctx, want); err != nil {
-		return result{}, err
+	made, err := d.create(ctx, want)
+	if err != nil {
+		return res, err
 	}
-	return d.wait(ctx, want, start)
+	if err := d.wait(ctx, want, start, &res); err != nil {
+		return res, err
+	}
+	// Every (peer, message) pair missing before the creation, and every new
+	// message at every peer but its creator, had to cross the network.
+	needed := uint64(before.missing) + uint64(made)*uint64(len(d.peers)-1)
+	res.deliveries = needed - uint64(min(uint64(res.missing), needed))
+	d.finish(&res)
+	if res.converged && d.o.idle > 0 {
+		if err := d.measureIdle(ctx, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// finish records the traffic and the process's resources at the end of
+// the run.
+func (d *runner) finish(res *result) {
+	for _, p := range d.peers {
+		res.bytes += p.ep.bytes.Load()
+		res.datagrams += p.ep.datagrams.Load()
+		res.dropped += p.ep.dropped.Load()
+	}
+	res.cpu, res.maxRSS, _ = usage()
+	for _, p := range d.peers {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		st, err := p.node.Stats(ctx)
+		cancel()
+		if err == nil {
+			res.duplicates += st.DroppedBy(dispersy.DropDuplicate)
+		}
+	}
+}
+
+// measureIdle lets the converged peers run for -idle and records the
+// process's CPU over it, in cores.
+func (d *runner) measureIdle(ctx context.Context, res *result) error {
+	cpu0, _, ok := usage()
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return failf("interrupted")
+	case <-time.After(d.o.idle):
+	}
+	cpu1, rss, _ := usage()
+	if ok {
+		res.idleCores = (cpu1 - cpu0).Seconds() / time.Since(t0).Seconds()
+		res.maxRSS = max(res.maxRSS, rss)
+	}
+	return nil
+}
+
+// readyCandidates is how many verified candidates (peers it exchanged
+// messages with recently) each peer needs before the messages are created:
+// a peer that knows only the bootstrap peer has not joined the overlay yet.
+const readyCandidates = 2
+
+// waitReady polls the peers until each has min(readyCandidates, peers-1)
+// verified candidates, or the deadline passes (ok false, why says which
+// peers are short).
+func (d *runner) waitReady(ctx context.Context) (ok bool, why string, err error) {
+	need := min(readyCandidates, len(d.peers)-1)
+	for {
+		short := 0
+		for _, p := range d.peers {
+			var n int
+			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			err := p.node.Do(cctx, func(e *dispersy.Engine) error {
+				n = len(p.comm.Table().Verified(e.Now()))
+				return nil
+			})
+			cancel()
+			if err != nil {
+				return false, "", d.callFailure(ctx, p, "list its candidates", err)
+			}
+			if n < need {
+				short++
+			}
+		}
+		if short == 0 {
+			return true, "", nil
+		}
+		if time.Now().After(d.deadline) {
+			return false, fmt.Sprintf("%d of %d peers have fewer than %d verified candidates", short, len(d.peers), need), nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, "", failf("interrupted")
+		case <-time.After(min(50*time.Millisecond, time.Until(d.deadline)+time.Millisecond)):
+		}
+	}
 }
 
 // folder prepares the store folder: -dir (created if needed, checked
@@ -260,13 +479,13 @@ func (e expected) add(id uint8, h dispersy.Hash) {
 
 // existing collects the chat lines and announcements already stored (a
 // second run on the same -dir): they belong to the expected set too, as do
-// stored statuses of members that are not running now. The statuses of
-// running peers are not: each of them replaces its own.
+// stored statuses of members that do not post now. The statuses of this
+// run's publishers are not: each of them replaces its own.
 func (d *runner) existing() (expected, error) {
 	want := expected{}
-	running := map[keys.MemberID]bool{}
-	for _, p := range d.peers {
-		running[p.comm.Me().ID()] = true
+	posting := map[keys.MemberID]bool{}
+	for _, p := range d.peers[:d.o.publishers] {
+		posting[p.comm.Me().ID()] = true
 	}
 	for _, p := range d.peers {
 		for _, id := range []uint8{chat.IDMessage, chat.IDModerator} {
@@ -279,7 +498,7 @@ func (d *runner) existing() (expected, error) {
 			}
 		}
 		err := p.store.Range(dispersy.RangeQuery{Community: p.comm.ID(), MessageID: chat.IDStatus, Low: 1, High: conversion.MaxGlobalTime}, func(r *dispersy.Record) bool {
-			if !running[r.Member] {
+			if !posting[r.Member] {
 				want.add(chat.IDStatus, r.Hash)
 			}
 			return true
@@ -291,17 +510,19 @@ func (d *runner) existing() (expected, error) {
 	return want, nil
 }
 
-// create makes every peer post its share of the chat lines between two
-// status updates (the second replaces the first: last-1), and the master
-// holder post a moderator announcement. It adds their hashes to want.
-func (d *runner) create(ctx context.Context, want expected) error {
+// create makes every publisher post its share of the chat lines between
+// two status updates (the second replaces the first: last-1), and the
+// master holder (peer 0, always a publisher) post a moderator
+// announcement. It adds their hashes to want and returns how many of them
+// there are.
+func (d *runner) create(ctx context.Context, want expected) (made int, err error) {
 	o := d.o
-	for _, p := range d.peers {
-		n := o.messages / o.peers
-		if p.index < o.messages%o.peers {
+	for _, p := range d.peers[:o.publishers] {
+		n := o.messages / o.publishers
+		if p.index < o.messages%o.publishers {
 			n++
 		}
-		var made []dispersy.Hash
+		var lines []dispersy.Hash
 		var status dispersy.Hash
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err := p.node.Do(cctx, func(*dispersy.Engine) error {
@@ -314,13 +535,14 @@ func (d *runner) create(ctx context.Context, want expected) error {
 					return err
 				}
 				want.add(chat.IDModerator, dispersy.PacketHash(m.Packet))
+				made++
 			}
 			for j := range n {
 				m, err := chat.Say(p.comm, fmt.Sprintf("peer%02d", p.index), fmt.Sprintf("line %d of %d", j+1, n))
 				if err != nil {
 					return err
 				}
-				made = append(made, dispersy.PacketHash(m.Packet))
+				lines = append(lines, dispersy.PacketHash(m.Packet))
 			}
 			m, err := chat.SetStatus(p.comm, fmt.Sprintf("posted %d lines", n))
 			if err != nil {
@@ -331,14 +553,15 @@ func (d *runner) create(ctx context.Context, want expected) error {
 		})
 		cancel()
 		if err != nil {
-			return d.callFailure(ctx, p, "create its messages", err)
+			return 0, d.callFailure(ctx, p, "create its messages", err)
 		}
-		for _, h := range made {
+		for _, h := range lines {
 			want.add(chat.IDMessage, h)
 		}
 		want.add(chat.IDStatus, status)
+		made += len(lines) + 1
 	}
-	return nil
+	return made, nil
 }
 
 // hashes returns the live messages of type id that p stores.
@@ -363,6 +586,7 @@ var typeNames = []struct {
 // state is one look at every store.
 type state struct {
 	onAll     int  // expected chat lines every peer holds
+	missing   int  // expected (peer, message) pairs not held, every type
 	converged bool // every peer holds exactly the expected messages
 	lacking   []string
 }
@@ -393,6 +617,7 @@ func (d *runner) look(want expected) (state, error) {
 					extra++
 				}
 			}
+			s.missing += missing
 			if missing > 0 {
 				parts = append(parts, fmt.Sprintf("%d of %d %s", missing, len(want[t.id]), t.name))
 			}
@@ -416,56 +641,94 @@ func (d *runner) look(want expected) (state, error) {
 }
 
 // wait polls the stores until every peer holds the expected messages, the
-// timeout passes, ctx ends or a node stops.
-func (d *runner) wait(ctx context.Context, want expected, start time.Time) (result, error) {
+// run's deadline passes, ctx ends or a node stops. It fills res.
+func (d *runner) wait(ctx context.Context, want expected, start time.Time, res *result) error {
 	total := len(want[chat.IDMessage])
 	bar := newProgress(d.stderr)
 	defer bar.finish()
-	deadline := start.Add(d.o.timeout)
-	res := result{messages: total}
+	res.messages = total
+	var lastLook time.Time
 	for {
+		// Reading every store costs CPU that -json's cpu_seconds counts:
+		// look in full once a second (the progress bar) and when every
+		// peer holds as many messages as expected, count rows otherwise.
+		if time.Since(lastLook) < time.Second {
+			done, err := d.counted(want)
+			if err != nil {
+				return err
+			}
+			if !done && time.Now().Before(d.deadline) {
+				if err := d.pause(ctx, 100*time.Millisecond); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		lastLook = time.Now()
 		s, err := d.look(want)
 		if err != nil {
-			return res, err
+			return err
 		}
 		now := time.Now()
 		bar.update(now, s.onAll, total)
-		res.onAll, res.lacking = s.onAll, s.lacking
+		res.onAll, res.lacking, res.missing = s.onAll, s.lacking, s.missing
+		res.elapsed = now.Sub(start)
 		if s.converged {
-			res.converged, res.elapsed = true, now.Sub(start)
-			for _, p := range d.peers {
-				res.bytes += p.ep.bytes.Load()
-				res.datagrams += p.ep.datagrams.Load()
-				res.dropped += p.ep.dropped.Load()
-			}
-			return res, nil
+			res.converged = true
+			return nil
 		}
-		if now.After(deadline) {
+		if now.After(d.deadline) {
 			if len(res.lacking) == 0 {
 				res.lacking = []string{"every peer holds the expected messages, but some still hold statuses that newer ones replace"}
 			}
-			return res, nil
+			return nil
 		}
 		// Poll at most every 100 ms, and never spend more than a third of
 		// the time reading stores.
-		pause := max(100*time.Millisecond, 2*time.Since(now))
-		for _, p := range d.peers {
-			select {
-			case err := <-p.done:
-				p.done <- err
-				if err == nil {
-					err = errors.New("its runner returned")
-				}
-				return res, failf("peer %d stopped: %v", p.index, err)
-			default:
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return res, failf("interrupted")
-		case <-time.After(pause):
+		if err := d.pause(ctx, max(100*time.Millisecond, 2*time.Since(now))); err != nil {
+			return err
 		}
 	}
+}
+
+// pause waits for d unless ctx ends or a node stops.
+func (d *runner) pause(ctx context.Context, dur time.Duration) error {
+	for _, p := range d.peers {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			if err == nil {
+				err = errors.New("its runner returned")
+			}
+			return failf("peer %d stopped: %v", p.index, err)
+		default:
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return failf("interrupted")
+	case <-time.After(dur):
+		return nil
+	}
+}
+
+// counted reports whether every peer stores as many live chat messages as
+// want holds: necessary for convergence, and one count per store.
+func (d *runner) counted(want expected) (bool, error) {
+	n := 0
+	for _, hs := range want {
+		n += len(hs)
+	}
+	for _, p := range d.peers {
+		c, err := p.store.Count(p.comm.ID(), []uint8{chat.IDMessage, chat.IDStatus, chat.IDModerator})
+		if err != nil {
+			return false, failf("reading the store of peer %d: %v", p.index, err)
+		}
+		if c < n {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // close stops every node (waiting for its runner), closes every store and

@@ -4,18 +4,22 @@
 //
 // Each peer is a dispersy.Node on a dispersy/udp endpoint and a database
 // store, joined to the example community of package
-// github.com/dispersy-go/dispersy/examples/chat. Every peer posts its share
-// of the chat lines between two status updates (the second replaces the
-// first: the status type keeps the newest per member), and peer 0, which
-// signs with the community's master key, posts a moderator announcement
-// (a type only permitted members may create). Peers find each other by
-// walking from peer 0's address and converge through bloom-filter sync.
+// github.com/dispersy-go/dispersy/examples/chat. Peers find each other by
+// walking from peer 0's address; once every peer has two verified
+// candidates (peers it exchanged messages with recently; one with two
+// peers), the publishers (the first -publishers peers, default all) post
+// their share of the chat lines between two status updates (the second
+// replaces the first: the status type keeps the newest per member), and
+// peer 0, which signs with the community's master key, posts a moderator
+// announcement (a type only permitted members may create). The peers
+// converge through bloom-filter sync.
 //
 // # Usage
 //
 //	go run ./tools/demo                         # 8 peers, 100 chat lines
 //	go run ./tools/demo -peers 16 -messages 2000 -loss 0.3
 //	go run ./tools/demo -dir ./stores           # keep the store files
+//	go run ./tools/demo -peers 20 -messages 1000 -publishers 5 -json -idle 5s
 //	go run ./tools/demo -h
 //
 // While the messages spread, a progress bar on stderr counts the chat lines
@@ -28,18 +32,44 @@
 //
 // seconds counts from the moment the messages were created; bytes is
 // everything the peers sent, datagrams dropped by -loss included. If the
-// peers do not converge within -timeout, the demo lists on stderr which
-// peers lack how many messages of which type and exits 1.
+// peers do not get ready or do not converge within -timeout (counted from
+// the start), the demo lists on stderr which peers lack how many messages
+// of which type, ends with a "hint:" line saying what to change (a shorter
+// -step when -timeout holds few walker steps, a lower -loss, a longer
+// -timeout), and exits 1.
 //
-// Flags: -peers (2..256, default 8), -messages (default 100), -loss (drop
-// each outgoing datagram with this probability, 0..0.9, default 0),
-// -timeout (default 1m), -dir (keep the stores there; default a temporary
-// folder that is removed), -seed (keys, walkers and loss; default 1), -step
-// (walker step interval, default 200ms; every candidate lifetime is scaled
-// with it), -port (listen on ports P..P+peers-1; default free ports),
-// -http (serve peer 0's status page, status.json and metrics on this TCP
-// address, e.g. 127.0.0.1:8080, until the demo ends; see package
-// dispersy/debughttp).
+// # Measuring (-json, -idle, -cpuprofile)
+//
+// With -json the demo prints, instead of the summary, one JSON object
+// (also when it fails): peers, messages (chat lines expected on every
+// peer), publishers, step, loss, ready, converged, ready_seconds (from the
+// start until every peer has its verified candidates), seconds (from the
+// first message until every peer holds all), cpu_seconds (the whole
+// process: user + system, every goroutine, setup included), bytes_sent and
+// datagrams_sent (every peer), deliveries ((peer, message) pairs that had
+// to cross the network: every message at every peer but its creator, plus
+// what peers lacked from an earlier run, minus what is still missing),
+// bytes_per_delivery (bytes_sent / deliveries), max_rss_mb (the process's
+// peak resident set), missing_at_end ((peer, message) pairs missing when
+// the run ended; 0 on success), duplicates (messages the peers received
+// and dropped because they held them already; each cost a signature check)
+// and, with -idle D, idle_seconds and
+// idle_cpu_cores: after convergence the peers keep walking for D and the
+// process's CPU over it is divided by D. -cpuprofile FILE writes a CPU
+// profile of the whole run (go tool pprof -top FILE). The demo reads every
+// store once a second for the progress bar and otherwise only counts rows,
+// so its own share of cpu_seconds stays small.
+//
+// Flags: -peers (2..256, default 8), -messages (default 100), -publishers
+// (1..peers, default 0: every peer), -loss (drop each outgoing datagram
+// with this probability, 0..0.9, default 0), -timeout (default 1m), -dir
+// (keep the stores there; default a temporary folder that is removed),
+// -seed (keys, walkers and loss; default 1), -step (walker step interval,
+// default 200ms; every candidate lifetime is scaled with it), -port (listen
+// on ports P..P+peers-1; default free ports), -json, -idle (default 0: not
+// measured), -cpuprofile, -http (serve peer 0's status page, status.json
+// and metrics on this TCP address, e.g. 127.0.0.1:8080, until the demo ends;
+// see package dispersy/debughttp).
 //
 // Exit status: 0 converged; 1 not converged, interrupted, or a local
 // failure (a port in use, a folder that cannot be written, a damaged or
@@ -55,5 +85,6 @@
 //     continues the same community with the same members; the chat lines
 //     already stored count toward the summary.
 //   - Loss is applied by a decorator around each peer's endpoint
-//     (lossyEndpoint), on outgoing datagrams only.
+//     (lossyEndpoint), on outgoing datagrams only; it also counts what
+//     -json reports as sent.
 package main

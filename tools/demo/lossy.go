@@ -21,6 +21,10 @@ type lossyEndpoint struct {
 	rng *rand.Rand
 
 	datagrams, bytes, dropped atomic.Uint64
+
+	// blackout, once set, drops every datagram (a test hook: a run that
+	// got ready and then cannot deliver).
+	blackout atomic.Bool
 }
 
 var _ dispersy.Endpoint = (*lossyEndpoint)(nil)
@@ -36,6 +40,10 @@ func newLossy(ep dispersy.Endpoint, loss float64, rng *rand.Rand) *lossyEndpoint
 func (l *lossyEndpoint) Send(to netip.AddrPort, pkt []byte) error {
 	l.datagrams.Add(1)
 	l.bytes.Add(uint64(len(pkt)))
+	if l.blackout.Load() {
+		l.dropped.Add(1)
+		return nil
+	}
 	if l.loss > 0 {
 		l.mu.Lock()
 		drop := l.rng.Float64() < l.loss

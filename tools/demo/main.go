@@ -45,7 +45,14 @@ type options struct {
 	seed     uint64
 	step     time.Duration
 	port     int
-	http     string // -http: serve peer 0's status page there
+
+	publishers int           // peers 0..publishers-1 post (parse turns 0 into peers)
+	json       bool          // one JSON object on stdout instead of the summary line
+	cpuprofile string        // write a CPU profile of the whole run here
+	idle       time.Duration // after convergence, measure the idle CPU over this long
+	http       string        // -http: serve peer 0's status page there
+
+	blackout bool // tests only: once ready, every datagram is lost
 }
 
 // run is the command: it parses args, runs the demo, writes the summary to
@@ -77,6 +84,10 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	flags.DurationVar(&o.step, "step", 200*time.Millisecond, "")
 	flags.IntVar(&o.port, "port", 0, "")
 	flags.StringVar(&o.http, "http", "", "")
+	flags.IntVar(&o.publishers, "publishers", 0, "")
+	flags.BoolVar(&o.json, "json", false, "")
+	flags.StringVar(&o.cpuprofile, "cpuprofile", "", "")
+	flags.DurationVar(&o.idle, "idle", 0, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			help(stdout)
@@ -97,14 +108,21 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 		return o, usageError(stderr, "-timeout %v: must be positive (e.g. 30s)", o.timeout), false
 	case o.step < minStep || o.step > maxStep:
 		return o, usageError(stderr, "-step %v: must be between %v and %v", o.step, minStep, maxStep), false
+	case o.publishers < 0 || o.publishers > o.peers:
+		return o, usageError(stderr, "-publishers %d: must be between 1 and -peers (%d); 0 means every peer", o.publishers, o.peers), false
+	case o.idle < 0:
+		return o, usageError(stderr, "-idle %v: must be 0 (do not measure) or positive (e.g. 5s)", o.idle), false
 	case o.port < 0 || o.port+o.peers-1 > 65535:
 		return o, usageError(stderr, "-port %d: peers use ports %d..%d, which must lie in 1..65535 (0 picks free ports)", o.port, o.port, o.port+o.peers-1), false
+	}
+	if o.publishers == 0 {
+		o.publishers = o.peers
 	}
 	return o, exitOK, true
 }
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: demo [-peers N] [-messages N] [-loss P] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-http ADDR] (demo -h for help)"
+const usageLine = "usage: demo [-peers N] [-messages N] [-publishers N] [-loss P] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-json] [-idle D] [-cpuprofile FILE] [-http ADDR] (demo -h for help)"
 
 func usageError(stderr io.Writer, format string, args ...any) int {
 	fmt.Fprintf(stderr, "demo: "+format+"\n", args...)
@@ -116,21 +134,24 @@ func help(w io.Writer) {
 	fmt.Fprintf(w, `usage: demo [flags]
 
 Starts a chat community of peers in this process, over real UDP on the
-loopback address, each peer with its own SQLite store. The peers post chat
-lines and statuses, peer 0 (the master key holder) posts a moderator
-announcement, and the demo shows a progress bar (stderr) while the messages
-spread. When every peer holds every message it prints one line on stdout:
+loopback address, each peer with its own SQLite store. Once every peer has
+found other peers (verified candidates), the publishers post chat lines and
+statuses, peer 0 (the master key holder) posts a moderator announcement, and
+the demo shows a progress bar (stderr) while the messages spread. When every
+peer holds every message it prints one line on stdout:
 
   converged: peers=8 messages=100 seconds=3.2 bytes=123456
 
-(bytes: everything the peers sent, dropped datagrams included). If the
-peers do not converge within -timeout it says which peers lack what.
+(seconds: from the first message until every peer holds all; bytes:
+everything the peers sent, dropped datagrams included). If the peers do not
+converge within -timeout it says which peers lack what, and what to change.
 
 Flags:
   -peers N      number of peers, 2..%d (default 8)
-  -messages N   chat lines to post, spread over the peers (default 100)
+  -messages N   chat lines to post, spread over the publishers (default 100)
+  -publishers N the first N peers post (default 0: every peer)
   -loss P       drop each outgoing datagram with probability P, 0..%v (default 0)
-  -timeout D    give up after D (default 1m)
+  -timeout D    give up after D, counted from the start (default 1m)
   -dir DIR      keep the store files in DIR (created if needed); default: a
                 temporary folder, removed at the end. Running again on the
                 same DIR and -seed continues the same community.
@@ -140,6 +161,11 @@ Flags:
   -port P       listen on ports P..P+peers-1 (default 0: free ports)
   -http ADDR    serve peer 0's status page, status.json and metrics on TCP
                 address ADDR (e.g. 127.0.0.1:8080) until the demo ends
+  -json         print one JSON object with the run's figures instead of the
+                summary line (also when the run fails)
+  -idle D       after convergence, measure the process's CPU over D while
+                the peers idle (idle_cpu_cores; default 0: not measured)
+  -cpuprofile FILE  write a CPU profile of the whole run to FILE
   -h            print this help
 
 Exit status: 0 converged, 1 not converged or a local failure (port in use,

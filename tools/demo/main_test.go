@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -103,27 +104,62 @@ func TestTemporaryDirRemoved(t *testing.T) {
 }
 
 // TestNotConverged: peers that cannot meet before the timeout (their first
-// walk is due up to a minute later) make the demo say who lacks what, and
-// exit 1.
+// walk is due up to a minute later) make the demo say that they are not
+// ready, suggest a shorter -step, and exit 1; -json still reports the run.
 func TestNotConverged(t *testing.T) {
-	code, out, errs := demoRun(t, "-peers", "3", "-messages", "6", "-step", "1m", "-timeout", "50ms")
+	code, out, errs := demoRun(t, "-peers", "3", "-messages", "6", "-step", "1m", "-timeout", "50ms", "-json")
 	if code != exitFail {
 		t.Fatalf("exit %d, want %d; stdout %q stderr:\n%s", code, exitFail, out, errs)
 	}
-	if out != "" {
-		t.Errorf("stdout %q, want nothing", out)
+	want := regexp.MustCompile(`(?m)^demo: not ready within 50ms: [1-3] of 3 peers have fewer than 2 verified candidates\n  hint: -timeout 50ms holds only 0 walker steps of 1m0s; use a shorter -step \(e\.g\. -step 200ms\) or a longer -timeout \(at least 20m0s\)\n$`)
+	if !want.MatchString(errs) {
+		t.Errorf("stderr does not say why and what to change:\n%s", errs)
+	}
+	r := decodeReport(t, out)
+	if r.Ready || r.Converged || r.Deliveries != 0 || r.BytesPerDelivery != 0 || r.IdleCPUCores != nil {
+		t.Errorf("report of a run that never got ready: %+v", r)
+	}
+}
+
+// TestNotConvergedLacking: a run that gets ready but then loses every
+// datagram (the blackout test hook) lists who lacks what, ends with a
+// hint, and reports the missing pairs in -json.
+func TestNotConvergedLacking(t *testing.T) {
+	var out, errb bytes.Buffer
+	o, code, ok := parse([]string{"-peers", "3", "-messages", "6", "-publishers", "2", "-step", "20ms", "-timeout", "1s", "-json"}, &out, &errb)
+	if !ok {
+		t.Fatalf("parse: exit %d, stderr %q", code, errb.String())
+	}
+	o.blackout = true
+	code = demo(context.Background(), o, &out, &errb)
+	errs := errb.String()
+	if code != exitFail {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFail, errs)
 	}
 	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
-	head := regexp.MustCompile(`^demo: not converged within 50ms \([0-5] of 6 messages on all peers\):$`)
-	lack := regexp.MustCompile(`^  peer [0-2] lacks [1-4] of 6 messages(, [1-2] of 3 statuses)?(, 1 of 1 moderator announcements)?$`)
+	head := regexp.MustCompile(`^demo: not converged within 1s \(0 of 6 messages on all peers\):$`)
 	i := slices.IndexFunc(lines, head.MatchString)
-	if i < 0 || i == len(lines)-1 {
-		t.Fatalf("stderr has no \"not converged\" report with peer lines:\n%s", errs)
+	if i < 0 {
+		t.Fatalf("stderr has no \"not converged\" report:\n%s", errs)
 	}
-	for _, l := range lines[i+1:] {
-		if !lack.MatchString(l) {
-			t.Errorf("report line %q does not say which peer lacks what", l)
-		}
+	// Peer 0 posts 3 lines, a status and the announcement; peer 1 posts 3
+	// lines and a status; peer 2 posts nothing.
+	want := []string{
+		"  peer 0 lacks 3 of 6 messages, 1 of 2 statuses",
+		"  peer 1 lacks 3 of 6 messages, 1 of 2 statuses, 1 of 1 moderator announcements",
+		"  peer 2 lacks 6 of 6 messages, 2 of 2 statuses, 1 of 1 moderator announcements",
+	}
+	if got := lines[i+1:]; len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("report lines:\n%s\nwant:\n%s\nand a hint", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	hint := regexp.MustCompile(`^  hint: -timeout 1s held 50 walker steps; raise -timeout, or shorten -step`)
+	if h := lines[len(lines)-1]; !hint.MatchString(h) {
+		t.Errorf("last line %q is not the hint", h)
+	}
+	r := decodeReport(t, out.String())
+	// 3+1+1 messages of peer 0 and 3+1 of peer 1, each needed by 2 peers.
+	if !r.Ready || r.Converged || r.MissingAtEnd != 18 || r.Deliveries != 0 || r.BytesPerDelivery != 0 {
+		t.Errorf("report: %+v; want ready, not converged, 18 missing, no deliveries", r)
 	}
 }
 
@@ -133,7 +169,7 @@ func TestHelp(t *testing.T) {
 		if code != exitOK || errs != "" {
 			t.Fatalf("%s: exit %d, stderr %q", arg, code, errs)
 		}
-		for _, want := range []string{"usage: demo", "-peers N", "-messages N", "-loss P", "-timeout D", "-dir DIR", "-seed N", "-step D", "converged: peers="} {
+		for _, want := range []string{"usage: demo", "-peers N", "-messages N", "-loss P", "-timeout D", "-dir DIR", "-seed N", "-step D", "-publishers N", "-json", "-idle D", "-cpuprofile FILE", "converged: peers="} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: help lacks %q", arg, want)
 			}
@@ -160,6 +196,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-step", "1ms"}, "-step 1ms"},
 		{[]string{"-seed", "-1"}, `invalid value "-1" for flag -seed`},
 		{[]string{"-port", "65535", "-peers", "2"}, "-port 65535"},
+		{[]string{"-publishers", "5", "-peers", "4"}, "-publishers 5: must be between 1 and -peers (4)"},
+		{[]string{"-publishers", "-1"}, "-publishers -1"},
+		{[]string{"-idle", "-1s"}, "-idle -1s"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -236,7 +275,8 @@ func wantFailure(t *testing.T, code int, out, errs, want string) {
 }
 
 // cancelOnWrite cancels a context at its first write: the demo writes its
-// first progress line once every peer runs and the messages are created.
+// first line once every peer runs, while it waits for them to find each
+// other.
 type cancelOnWrite struct {
 	bytes.Buffer
 	cancel context.CancelFunc
@@ -307,5 +347,141 @@ func TestProgress(t *testing.T) {
 		"\r[##############################] 10/10 messages on all peers\n"
 	if b.String() != want {
 		t.Fatalf("terminal progress: %q, want %q", b.String(), want)
+	}
+}
+
+// decodeReport decodes the one JSON object -json prints on stdout.
+func decodeReport(t *testing.T, out string) report {
+	t.Helper()
+	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("stdout %q is not one line", out)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	var r report
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ready_seconds", "seconds", "cpu_seconds", "bytes_sent", "bytes_per_delivery", "max_rss_mb", "missing_at_end", "deliveries", "duplicates"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("stdout %q has no %q", out, k)
+		}
+	}
+	return r
+}
+
+// TestJSON: -json prints one object whose figures agree with each other:
+// every message of the publishers reached every other peer, the bytes per
+// delivery are the bytes over the deliveries, and the idle measurement is
+// there when -idle asks for it.
+func TestJSON(t *testing.T) {
+	code, out, errs := demoRun(t, "-peers", "4", "-messages", "20", "-publishers", "2", "-json", "-idle", "300ms", "-timeout", "2m")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	r := decodeReport(t, out)
+	if !r.Ready || !r.Converged || r.MissingAtEnd != 0 {
+		t.Fatalf("report %+v: want ready, converged, nothing missing", r)
+	}
+	if r.Peers != 4 || r.Messages != 20 || r.Publishers != 2 || r.Step != "200ms" {
+		t.Errorf("report %+v does not echo the flags", r)
+	}
+	// 20 lines, 2 statuses and the announcement, each needed by 3 peers.
+	if r.Deliveries != 23*3 {
+		t.Errorf("deliveries %d, want %d", r.Deliveries, 23*3)
+	}
+	if r.BytesSent == 0 || r.DatagramsSent == 0 || r.BytesPerDelivery != float64(r.BytesSent)/float64(r.Deliveries) {
+		t.Errorf("bytes_sent %d, datagrams %d, bytes_per_delivery %v: want bytes_sent / deliveries", r.BytesSent, r.DatagramsSent, r.BytesPerDelivery)
+	}
+	if r.ReadySeconds <= 0 || r.Seconds <= 0 || r.CPUSeconds <= 0 || r.MaxRSSMB <= 0 {
+		t.Errorf("report %+v: times, CPU and memory must be positive", r)
+	}
+	if r.IdleCPUCores == nil || *r.IdleCPUCores < 0 || r.IdleSeconds != 0.3 {
+		t.Errorf("report %+v: want idle_cpu_cores measured over 0.3 s", r)
+	}
+	if !strings.Contains(errs, "20/20 messages on all peers") {
+		t.Errorf("stderr has no final progress line:\n%s", errs)
+	}
+}
+
+// TestPublishers: only the first -publishers peers post; the others hold
+// everything at the end, and their own statuses of an earlier run stay
+// expected (they post no new one to replace them).
+func TestPublishers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stores")
+	code, out, errs := demoRun(t, "-peers", "3", "-messages", "4", "-dir", dir, "-json", "-timeout", "2m")
+	if code != exitOK {
+		t.Fatalf("first run: exit %d, stderr:\n%s", code, errs)
+	}
+	if r := decodeReport(t, out); r.Deliveries != (4+3+1)*2 {
+		t.Fatalf("first run: %d deliveries, want %d", r.Deliveries, (4+3+1)*2)
+	}
+	code, out, errs = demoRun(t, "-peers", "3", "-messages", "5", "-publishers", "1", "-dir", dir, "-json", "-timeout", "2m")
+	if code != exitOK {
+		t.Fatalf("second run: exit %d, stderr:\n%s", code, errs)
+	}
+	r := decodeReport(t, out)
+	// 5 new lines, peer 0's new status and announcement, each to 2 peers.
+	if r.Messages != 9 || r.Publishers != 1 || r.Deliveries != 7*2 || r.MissingAtEnd != 0 {
+		t.Fatalf("second run: %+v; want 9 messages on all peers, 14 deliveries", r)
+	}
+}
+
+// TestCPUProfile: -cpuprofile writes a profile that go tool pprof reads.
+func TestCPUProfile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cpu.prof")
+	code, out, errs := demoRun(t, "-peers", "2", "-messages", "2", "-cpuprofile", file, "-timeout", "2m")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	checkSummary(t, out, 2, 2)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A profile is gzip-compressed protobuf.
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("%s is not a gzip-compressed profile (%d bytes)", file, len(b))
+	}
+	code, _, errs = demoRun(t, "-peers", "2", "-cpuprofile", filepath.Join(file, "sub"))
+	wantFailure(t, code, "", errs, "cannot write the CPU profile")
+}
+
+// TestTimeoutBoundsTheRun: -timeout counts from the start, so a run whose
+// peers find each other later than -timeout ends there, before any
+// message is created.
+func TestTimeoutBoundsTheRun(t *testing.T) {
+	code, out, errs := demoRun(t, "-peers", "2", "-messages", "2", "-step", "1m", "-timeout", "100ms", "-json")
+	if code != exitFail {
+		t.Fatalf("exit %d; stderr:\n%s", code, errs)
+	}
+	// A run whose timeout did not cover the wait for the peers would get
+	// ready at the first walk, a minute later, and then create messages.
+	if r := decodeReport(t, out); r.Ready || r.Messages != 0 || r.Seconds != 0 {
+		t.Fatalf("report %+v: want not ready, no message created", r)
+	}
+}
+
+func TestHint(t *testing.T) {
+	o := options{peers: 20, timeout: 10 * time.Second, step: time.Second}
+	r := result{ready: true}
+	if h := r.hint(o); !strings.Contains(h, "-timeout 10s holds only 10 walker steps of 1s; use a shorter -step (e.g. -step 200ms) or a longer -timeout (at least 20s)") {
+		t.Errorf("few steps: %q", h)
+	}
+	o.timeout = time.Minute
+	o.loss = 0.5
+	if h := r.hint(o); !strings.Contains(h, "-loss 0.5") {
+		t.Errorf("loss: %q", h)
+	}
+	o.loss = 0
+	if h := r.hint(o); !strings.Contains(h, "-timeout 1m0s held 60 walker steps; raise -timeout, or shorten -step") {
+		t.Errorf("plain: %q", h)
+	}
+	if h := (result{}).hint(o); !strings.Contains(h, "loopback UDP") {
+		t.Errorf("not ready: %q", h)
 	}
 }

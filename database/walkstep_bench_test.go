@@ -1,0 +1,90 @@
+package database
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/bloom"
+	"github.com/dispersy-go/dispersy/policy"
+)
+
+// BenchmarkWalkStep is the store's share of one walker step between two
+// peers that hold the same messages (an idle overlay): the requester
+// chooses a sync range and fills a bloom filter with its hashes, as
+// Community.newSyncRequestRoom does; the responder reads the filter and
+// answers with what it lacks (nothing), as Community.answerSync does. The
+// history sizes show whether the idle cost grows with the history.
+// warmup-ms is the untimed time the steps took until the key cache
+// (scancache.go) was built, which they pay once per idle period.
+//
+//	go test ./database -run '^$' -bench WalkStep -benchtime 2s -count 3
+func BenchmarkWalkStep(b *testing.B) {
+	cfg := dispersy.DefaultConfig()
+	// A request's filter fills the datagram beside an Ed25519 introduction
+	// request's other fields (about 150 bytes).
+	mBits := min(cfg.MaxDatagram-150, bloom.MaxBytes) * 8
+	capacity := bloom.Capacity(mBits, cfg.BloomErrorRate)
+	k := bloom.OptimalK(mBits, capacity)
+	order := []dispersy.SyncTypeOrder{{ID: 1, Priority: 200, Direction: policy.Ascending}, {ID: 2, Priority: 128, Direction: policy.Random}}
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "walk.db"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			benchCommunity(b, s)
+			fillBench(b, s, 0, n, 1000)
+			maxGT := uint64(n / 2)
+			p := dispersy.RangeParams{Community: benchCID, Types: []uint8{1, 2}, Capacity: capacity,
+				GlobalTime: maxGT, Acceptable: maxGT + 1000, Strategy: dispersy.LargestPivot}
+			rng := rand.New(rand.NewPCG(1, 2))
+			keys, sent := 0, 0
+			step := func() {
+				r, err := dispersy.ChooseSyncRange(s, p, rng)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.StoredCount = r.StoredCount
+				f, err := bloom.New(mBits, k, rng.Uint32())
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, h := range r.Hashes {
+					f.Add([bloom.KeySize]byte(h))
+				}
+				keys += len(r.Hashes)
+				got, err := bloom.FromBytes(f.Bytes(), f.K(), f.Salt())
+				if err != nil {
+					b.Fatal(err)
+				}
+				packets, err := dispersy.AnswerSync(s, dispersy.AnswerParams{Community: benchCID, Types: order,
+					Low: r.Low, High: r.High, Modulo: r.Modulo, Offset: r.Offset, Budget: cfg.SyncBudget,
+					Has: func(h dispersy.Hash) bool { return got.Has([bloom.KeySize]byte(h)) }}, rng)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sent += len(packets)
+			}
+			// The steady state of an idle overlay: the steps until the
+			// key cache is built (when it pays off) are not timed.
+			warm := time.Now()
+			for i := 0; i < 1000 && !s.keysCached(benchCID); i++ {
+				step()
+			}
+			b.ReportMetric(float64(time.Since(warm).Milliseconds()), "warmup-ms")
+			keys, sent = 0, 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				step()
+			}
+			b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+			b.ReportMetric(float64(sent)/float64(b.N), "packets/op")
+		})
+	}
+}

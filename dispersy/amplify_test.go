@@ -8,6 +8,7 @@ import (
 	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/dispersy"
 	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
+	"github.com/dispersy-go/dispersy/dispersy/walker"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -184,5 +185,29 @@ func TestReceiveOversizeDatagram(t *testing.T) {
 	}
 	if d := n.dropped(dispersy.DropOversize); d != 2 {
 		t.Errorf("oversize drops through ReceiveInbound %d, want 2", d)
+	}
+}
+
+// Engine.Connection reports the walker's verdict on our NAT from where
+// peers see us: unknown with no votes, public when the peers outside our
+// LAN see us at our LAN address, symmetric NAT when each sees another
+// address.
+func TestEngineConnection(t *testing.T) {
+	h := newScHarness(t)
+	pub := netip.MustParseAddrPort("5.5.5.5:7759")
+	n := h.newNode("N", scWithConfig(func(c *dispersy.Config) { c.LocalAddr = pub }))
+	if got := n.eng.Connection(); got != walker.ConnectionUnknown {
+		t.Fatalf("before any vote: %v, want unknown", got)
+	}
+	x, y := scFakeMember("X", 1), scFakeMember("Y", 2)
+	fromX, fromY := netip.MustParseAddrPort("8.8.8.8:7759"), netip.MustParseAddrPort("9.9.9.9:7759")
+	n.receive(fromX, scIntroRequest(t, n.c, x.key, fromX, pub, false, 1, nil))
+	if got := n.eng.Connection(); got != walker.ConnectionPublic {
+		t.Errorf("a peer outside sees us at our LAN address: %v, want public", got)
+	}
+	n.receive(fromX, scIntroRequest(t, n.c, x.key, fromX, netip.MustParseAddrPort("5.5.5.5:40001"), false, 2, nil))
+	n.receive(fromY, scIntroRequest(t, n.c, y.key, fromY, netip.MustParseAddrPort("5.5.5.5:40002"), false, 3, nil))
+	if got := n.eng.Connection(); got != walker.ConnectionSymmetricNAT {
+		t.Errorf("each peer sees us at another port: %v, want symmetric-NAT", got)
 	}
 }

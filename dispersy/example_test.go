@@ -95,7 +95,6 @@ func ExampleEngine() {
 	// Output:
 	// alice -> bob: dispersy-introduction-request
 	// bob -> alice: dispersy-introduction-response
-	// alice -> bob: dispersy-introduction-request
 	// bob -> alice: full-sync-text
 	// alice handled: [hello]
 	// alice stores: 1 message <nil>

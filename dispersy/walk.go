@@ -148,13 +148,17 @@ func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSyn
 		return
 	}
 	req := c.introRequest(to, advice, id)
+	fixed := c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false)
 	if withSync && c.e.allowance(to) < c.e.cfg.MaxDatagram {
-		// A bloom filter goes only to an address that proved it receives
-		// what we send: to another the request is a small probe
-		// (amplify.go), and the filter follows the response (sendFilter).
+		// A full bloom filter goes only to an address that proved it
+		// receives what we send: to another the request is a small probe
+		// (amplify.go), carrying a filter only when a probe-sized one holds
+		// every message we store; the full filter follows the response
+		// (sendFilter).
+		req.Sync = c.probeSync(fixed)
 		x.thin = true
 	} else if withSync {
-		req.Sync = c.buildSync(to, c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false))
+		req.Sync = c.buildSync(to, fixed)
 	}
 	w.table.Walk(now, to)
 	if pkt := c.buildDirect(IntroductionRequestType, req); pkt != nil && c.e.send(to, pkt) {
@@ -165,6 +169,23 @@ func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSyn
 func (c *Community) introRequest(to netip.AddrPort, advice bool, id uint16) IntroductionRequest {
 	a := c.e.addresses()
 	return IntroductionRequest{Destination: to, SourceLAN: a.LAN(), SourceWAN: a.WAN(), Advice: advice, ConnectionType: a.Connection(), Identifier: id}
+}
+
+// probeSync returns a bloom filter that fits a probe and covers every
+// message we store, or nil. It leaves the cached filter and the range
+// hint alone.
+func (c *Community) probeSync(fixed int) *SyncRequest {
+	room := maxProbe - fixed
+	if !c.e.cfg.BloomSync || room < minResponseBloom {
+		return nil
+	}
+	hint := c.walk.syncCount
+	s, _ := c.newSyncRequest(c.e.cfg.MaxDatagram - room)
+	c.walk.syncCount = hint
+	if s == nil || s.Low > 1 || s.Modulo > 1 || s.High < c.acceptableGlobalTime() {
+		return nil
+	}
+	return s
 }
 
 // sendFilter sends the bloom filter a thin request left out to the peer

@@ -39,8 +39,8 @@ func (s *ampSink) NextDeadline() (deadline time.Time, ok bool) { return time.Tim
 
 // ampProbe is the largest datagram a node may send an address that has not
 // proven itself, beyond its credit, once per 10 s: a puncture or an
-// introduction request without bloom filter (Ed25519 members: ~150 bytes).
-const ampProbe = 256
+// introduction request without bloom filter or with a probe-sized one: at most 320 bytes (amplify.go maxProbe).
+const ampProbe = 320
 
 // ampSim is a debug-community simulation of n honest peers, each holding a
 // few messages, that walked for a minute; victim is an address that counts

@@ -146,7 +146,8 @@ func (e *Engine) reply(to netip.AddrPort, pkt []byte) bool { return e.send(to, p
 const probePeriod = 10 * time.Second
 
 // maxProbe bounds a probe's size: a walker packet without bloom filter
-// (about 150 bytes with Ed25519 keys, 260 with Ed448).
+// (about 150 bytes with Ed25519 keys, 260 with Ed448), or an introduction
+// request with a filter filling the rest (probeSync).
 const maxProbe = 320
 
 // admit applies the anti-amplification rule to one outgoing datagram and

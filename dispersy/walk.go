@@ -151,10 +151,10 @@ func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSyn
 	fixed := c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false)
 	if withSync && c.e.allowance(to) < c.e.cfg.MaxDatagram {
 		// A full bloom filter goes only to an address that proved it
-		// receives what we send: to another the request is a small probe
-		// (amplify.go), carrying a filter only when a probe-sized one holds
-		// every message we store; the full filter follows the response
-		// (sendFilter).
+		// receives what we send, or whose credit covers a full datagram:
+		// to another the request is a small probe (amplify.go), carrying a
+		// filter only when a probe-sized one holds every message we store;
+		// the full filter follows the response (sendFilter).
 		req.Sync = c.probeSync(fixed)
 		x.thin = true
 	} else if withSync {

@@ -166,6 +166,7 @@ func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSyn
 	}
 }
 
+// introRequest is an introduction request to to from our addresses.
 func (c *Community) introRequest(to netip.AddrPort, advice bool, id uint16) IntroductionRequest {
 	a := c.e.addresses()
 	return IntroductionRequest{Destination: to, SourceLAN: a.LAN(), SourceWAN: a.WAN(), Advice: advice, ConnectionType: a.Connection(), Identifier: id}

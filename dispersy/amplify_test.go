@@ -146,6 +146,7 @@ func TestAmplificationPunctureRequestFlood(t *testing.T) {
 		n.receiveBatch(ds[i : i+200])
 	}
 	got := len(n.take(p.addr, dispersy.IDPunctureRequest))
+	t.Logf("2,000 introduction requests in one instant: %d puncture requests to the introduced peer", got)
 	if got == 0 || got > 8 {
 		t.Errorf("N sent %d puncture requests to P for 2,000 requests in one instant, want 1 to 8", got)
 	}

@@ -212,3 +212,33 @@ func TestEngineConnection(t *testing.T) {
 		t.Errorf("each peer sees us at another port: %v, want symmetric-NAT", got)
 	}
 }
+
+// A configured bootstrap address never answered us, yet every walker step
+// without candidates must reach it: bloom-less introduction requests to it
+// are not held to one probe per 10 s.
+func TestAmplificationBootstrapRequestsGoOut(t *testing.T) {
+	h := newScHarness(t)
+	tracker := netip.MustParseAddrPort("10.77.0.1:7759")
+	n := h.newNode("N", scWithConfig(func(c *dispersy.Config) {
+		c.AmplificationFactor = 3
+		c.Bootstrap = []netip.AddrPort{tracker}
+	}))
+	step := n.eng.Config().Walker.StepInterval
+	sent := 0
+	for range 4 {
+		h.advance(step)
+		n.tick()
+		for _, p := range n.take(tracker, dispersy.IDIntroductionRequest) {
+			sent++
+			if len(p) > ampProbe {
+				t.Errorf("a %d-byte request to the unproven bootstrap address", len(p))
+			}
+		}
+	}
+	if sent != 4 {
+		t.Errorf("%d introduction requests to the bootstrap address in 4 steps of %v, want 4", sent, step)
+	}
+	if d := n.dropped(dispersy.DropAmplification); d != 0 {
+		t.Errorf("%d datagrams refused", d)
+	}
+}

@@ -45,7 +45,7 @@ type Community struct {
 	destroyNotified map[netip.AddrPort]time.Time
 
 	// punctured rate-limits punctures sent on others' requests, per target.
-	punctured map[netip.AddrPort]time.Time
+	punctured map[netip.AddrPort]sendWindow
 
 	// malicious holds the excluded members and the proof against each;
 	// proofNotified rate-limits sending it.

@@ -81,10 +81,11 @@ type Config struct {
 	// SignatureTimeout is how long a signature request for a double-signed
 	// message waits for its response. Dispersy: 10 s.
 	SignatureTimeout time.Duration
-	// AmplificationFactor limits answers to an address that has not proved
-	// it receives our packets (by answering one of our introduction
-	// requests) to this many times the bytes received from it; 0 disables
-	// the limit. Default 3 (QUIC's rule); Python Dispersy had no limit.
+	// AmplificationFactor limits everything sent to an address that has
+	// not proved it receives our packets (by answering one of our
+	// introduction requests) to this many times the bytes received from
+	// it, plus one small walker probe per 10 s; 0 disables the limit.
+	// Default 3 (QUIC's rule); Python Dispersy had no limit.
 	AmplificationFactor int
 	// MaxTrackedAddresses bounds the per-address state kept against remote
 	// input (anti-amplification credit, proven addresses, punctures sent).

@@ -310,20 +310,27 @@ func (e *Engine) remember(k *keys.PublicKey) {
 	e.knownQ = append(e.knownQ, id)
 }
 
-// send queues one datagram, refusing oversize ones.
-func (e *Engine) send(to netip.AddrPort, pkt []byte) {
+// send queues one datagram, refusing oversize ones and what the
+// anti-amplification rule does not admit (amplify.go). It reports whether
+// the datagram was queued.
+func (e *Engine) send(to netip.AddrPort, pkt []byte) bool {
 	if len(pkt) > e.cfg.MaxDatagram {
 		e.stats.Dropped[DropOversize]++
 		e.log.Debug().Int("size", len(pkt)).Msg("refused to send oversize datagram")
-		return
+		return false
 	}
 	if !to.IsValid() || to.Port() == 0 {
 		e.stats.Dropped[DropInvalidAddress]++
-		return
+		return false
+	}
+	if !e.admit(to, pkt) {
+		e.stats.Dropped[DropAmplification]++
+		return false
 	}
 	e.stats.Sent++
 	e.stats.SentBytes += uint64(len(pkt))
 	e.out = append(e.out, Datagram{Addr: to, Data: pkt})
+	return true
 }
 
 // Ready returns the datagrams produced since the last call and clears the

@@ -33,6 +33,10 @@ func (e *Engine) ReceiveBatch(now time.Time, dgrams []Datagram) error {
 	for _, d := range dgrams {
 		e.stats.Received++
 		e.stats.ReceivedBytes += uint64(len(d.Data))
+		if len(d.Data) > e.cfg.MaxDatagram {
+			e.dropped(DropOversize, d.Addr, "datagram larger than MaxDatagram")
+			continue
+		}
 		e.received(d.Addr, len(d.Data))
 		e.ingest(d.Addr, d.Data, nil)
 		if e.failed != nil {

@@ -422,7 +422,8 @@ func TestScenarioDropsRequests(t *testing.T) {
 			dispersy.MissingSequence{Member: a.key.ID(), MessageID: 190, Low: 1, High: 2}), dispersy.DropInvalidRequest},
 		{"missing-sequence-reversed-range", scCraftRaw(t, scCID, b.c.Codec().Newest(), dispersy.IDMissingSequence, nil, 1, 0,
 			append(append(slices.Clone(aid[:]), dt.SequenceText.ID()), 0, 0, 0, 5, 0, 0, 0, 2)), dispersy.DropBadField},
-		{"bloom-too-large", scIntroRequest(t, b.c, a.key, a.addr, b.addr, false, 1, hugeBloom), dispersy.DropInvalidRequest},
+		// Larger than MaxDatagram: refused before it is decoded.
+		{"bloom-too-large", scIntroRequest(t, b.c, a.key, a.addr, b.addr, false, 1, hugeBloom), dispersy.DropOversize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := b.eng.Stats()

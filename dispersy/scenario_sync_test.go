@@ -373,6 +373,9 @@ func TestScenarioSyncBothWays(t *testing.T) {
 			b.receive(a.addr, a.take(b.addr)...)
 			a.receive(b.addr, b.take(a.addr)...)
 			b.receive(a.addr, a.take(b.addr)...)
+			// B had not proved its address: A's filter followed B's
+			// response, and B's answer to it comes now.
+			a.receive(b.addr, b.take(a.addr)...)
 			if n := a.count(dt.FullSyncText.ID()); n != 20 {
 				t.Errorf("A holds %d messages after one step, want 20", n)
 			}

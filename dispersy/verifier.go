@@ -93,6 +93,10 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 		in := &ins[i]
 		e.stats.Received++
 		e.stats.ReceivedBytes += uint64(len(in.Data))
+		if len(in.Data) > e.cfg.MaxDatagram {
+			e.dropped(DropOversize, in.Addr, "datagram larger than MaxDatagram")
+			continue
+		}
 		e.received(in.Addr, len(in.Data))
 		var pre *conversion.Frame
 		if in.frame != nil {

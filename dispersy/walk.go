@@ -19,6 +19,9 @@ type introRequest struct {
 	to        netip.AddrPort
 	responded bool
 	punctured bool
+	// thin: the request left out its bloom filter because to had not
+	// proved itself; the response proves it and the filter follows.
+	thin bool
 }
 
 // walkState is a community's walker: its candidate table, the outstanding
@@ -137,29 +140,71 @@ func (e *Engine) bootstrap() []netip.AddrPort {
 // sendRequest sends an introduction request to to.
 func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSync bool) {
 	now := c.e.now
-	id, err := w.requests.Add(now, introPrefix, c.e.cfg.Walker.IntroRequestTimeout, &introRequest{to: to})
+	x := &introRequest{to: to}
+	id, err := w.requests.Add(now, introPrefix, c.e.cfg.Walker.IntroRequestTimeout, x)
 	if err != nil {
 		if !errors.Is(err, requestcache.ErrFull) && !errors.Is(err, requestcache.ErrPrefixFull) {
 			c.e.log.Warn().Err(err).Msg("introduction request")
 		}
 		return
 	}
-	a := c.e.addresses()
-	req := IntroductionRequest{
-		Destination:    to,
-		SourceLAN:      a.LAN(),
-		SourceWAN:      a.WAN(),
-		Advice:         advice,
-		ConnectionType: a.Connection(),
-		Identifier:     id,
-	}
-	if withSync {
-		req.Sync = c.buildSync(to, c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false))
+	req := c.introRequest(to, advice, id)
+	fixed := c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false)
+	if withSync && c.e.allowance(to) < c.e.cfg.MaxDatagram {
+		// A full bloom filter goes only to an address that proved it
+		// receives what we send, or whose credit covers a full datagram:
+		// to another the request is a small probe (amplify.go), carrying a
+		// filter only when a probe-sized one holds every message we store;
+		// the full filter follows the response (sendFilter).
+		req.Sync = c.probeSync(fixed)
+		x.thin = true
+	} else if withSync {
+		req.Sync = c.buildSync(to, fixed)
 	}
 	w.table.Walk(now, to)
-	c.e.stats.Walks++
-	c.sendDirect(IntroductionRequestType, req, to)
+	if pkt := c.buildDirect(IntroductionRequestType, req); pkt != nil && c.e.send(to, pkt) {
+		c.e.stats.Walks++
+	}
 }
+
+// introRequest is an introduction request to to from our addresses.
+func (c *Community) introRequest(to netip.AddrPort, advice bool, id uint16) IntroductionRequest {
+	a := c.e.addresses()
+	return IntroductionRequest{Destination: to, SourceLAN: a.LAN(), SourceWAN: a.WAN(), Advice: advice, ConnectionType: a.Connection(), Identifier: id}
+}
+
+// probeSync returns a bloom filter that fits a probe and covers every
+// message we store, or nil. It leaves the cached filter and the range
+// hint alone.
+func (c *Community) probeSync(fixed int) *SyncRequest {
+	room := maxProbe - fixed
+	if !c.e.cfg.BloomSync || room < minResponseBloom {
+		return nil
+	}
+	hint := c.walk.syncCount
+	s, _ := c.newSyncRequest(c.e.cfg.MaxDatagram - room)
+	c.walk.syncCount = hint
+	if s == nil || s.Low > 1 || s.Modulo > 1 || s.High < c.acceptableGlobalTime() {
+		return nil
+	}
+	return s
+}
+
+// sendFilter sends the bloom filter a thin request left out to the peer
+// whose response just proved its address: an introduction request without
+// advice, which asks for the sync answer only (no response, no walk).
+func (c *Community) sendFilter(to netip.AddrPort, id uint16) {
+	req := c.introRequest(to, false, id)
+	if req.Sync = c.buildSync(to, c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false)); req.Sync != nil {
+		c.sendDirect(IntroductionRequestType, req, to)
+	}
+}
+
+// Connection returns this node's connection type (public, symmetric NAT or
+// unknown) as the walker estimates it from the addresses at which peers
+// report seeing us; package walker, "Addresses and NAT type", gives the
+// rules. It is what the node's introduction requests and responses carry.
+func (e *Engine) Connection() walker.ConnectionType { return e.addresses().Connection() }
 
 // reportGlobalTime records a direct message's global time for the
 // acceptable-global-time median.
@@ -177,14 +222,16 @@ func (w *walkState) medianGlobalTime(now time.Time) (uint64, bool) {
 }
 
 // randomVerified returns up to n random verified candidates' addresses,
-// skipping those in exclude.
+// skipping those in exclude and, under the anti-amplification rule, those
+// that have not proved their address (what we send them would be dropped).
 func (w *walkState) randomVerified(n int, exclude []netip.AddrPort) []netip.AddrPort {
 	if n <= 0 || w.table == nil {
 		return nil
 	}
-	c := w.table.RandomVerified(w.c.e.now, n, func(x *walker.Candidate) bool {
-		return slices.Contains(exclude, x.Sock())
-	}, w.c.e.rng)
+	e := w.c.e
+	c := w.table.RandomVerified(e.now, n, func(x *walker.Candidate) bool {
+		return slices.Contains(exclude, x.Sock()) || (e.cfg.AmplificationFactor > 0 && !e.Proven(x.Sock()))
+	}, e.rng)
 	out := make([]netip.AddrPort, len(c))
 	for i, x := range c {
 		out[i] = x.Sock()
@@ -269,7 +316,9 @@ func (w *walkState) handle(c *Community, m *message) {
 				}
 			}
 			c.replyDirect(IntroductionResponseType, resp, m.source)
-			if intro != nil {
+			if intro != nil && !c.e.allowPunctureRequest(intro.Sock()) {
+				c.e.stats.Dropped[DropRateLimited]++
+			} else if intro != nil {
 				lan, wan := p.SourceLAN, p.SourceWAN
 				if ok {
 					lan, wan = cand.LAN(), cand.WAN()
@@ -301,6 +350,9 @@ func (w *walkState) handle(c *Community, m *message) {
 		}
 		if p.Sync != nil {
 			c.answerSync(m.source, p.Sync)
+		}
+		if r.thin {
+			c.sendFilter(m.source, p.Identifier)
 		}
 	case PunctureRequest:
 		target := a.SockFor(p.WalkerLAN, p.WalkerWAN)

@@ -3,6 +3,7 @@ package peer_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/dispersy/peer"
 	"github.com/dispersy-go/dispersy/dispersy/udp"
+	"github.com/dispersy-go/dispersy/dispersy/walker"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -18,12 +20,14 @@ import (
 func TestRPCDoOnNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := func(name string) (*dispersy.Node, *overlay, *udp.Endpoint) {
+	start := func(name string, bootstrap ...netip.AddrPort) (*dispersy.Node, *overlay, *udp.Endpoint) {
 		ep, err := udp.Listen("127.0.0.1:0", udp.DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := dispersy.NewNode(dispersy.DefaultNodeConfig(), keys.DeriveKey(keys.Ed25519, []byte(name)), dt.NewMemStore(), ep)
+		cfg := dispersy.DefaultNodeConfig()
+		cfg.Engine.Bootstrap = bootstrap
+		n, err := dispersy.NewNode(cfg, keys.DeriveKey(keys.Ed25519, []byte(name)), dt.NewMemStore(), ep)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +41,24 @@ func TestRPCDoOnNodes(t *testing.T) {
 		return n, o, ep
 	}
 	_, _, serverEP := start("server")
-	client, co, _ := start("client")
+	client, co, _ := start("client", serverEP.LocalAddr())
+	// The client walks to the server first (its bootstrap address): peer
+	// messages to an address that never answered us are held to the
+	// anti-amplification credit.
+	for {
+		ps, err := client.Peers(ctx, cid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) > 0 && ps[0].Category == walker.CategoryWalk {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client never walked to the server")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	resp, from, err := co.rpc.Do(ctx, client, cid, serverEP.LocalAddr(), dt.Text{Text: "ping"}, 5*time.Second, peer.Retries(3))
 	if err != nil || resp.Text != "re:ping" || from.ID() != keys.DeriveKey(keys.Ed25519, []byte("server")).ID() {
 		t.Fatalf("Do: %q from %v, %v", resp.Text, from.Key, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/dispersy-go/dispersy/dispersy"
 	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/dispersy/peer"
+	"github.com/dispersy-go/dispersy/dispersy/walker"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -69,6 +70,27 @@ func newSim(t *testing.T, n int) (*dt.Sim, []*overlay) {
 	var ovs []*overlay
 	if err := sim.JoinAll(func() dispersy.Overlay { o := newOverlay(); ovs = append(ovs, o); return o }); err != nil {
 		t.Fatal(err)
+	}
+	// Peer messages to an address that never answered one of our
+	// introduction requests are held to the anti-amplification credit (one
+	// probe per 10 s): let every peer walk to every other first, as peers
+	// that message each other have in a running community.
+	walked := func() bool {
+		for _, p := range sim.Peers {
+			n := 0
+			for _, x := range p.Engine.Community(cid).Peers() {
+				if x.Category == walker.CategoryWalk {
+					n++
+				}
+			}
+			if n < len(sim.Peers)-1 {
+				return false
+			}
+		}
+		return true
+	}
+	if ok, err := sim.RunUntil(walked, time.Second, 5*time.Minute); err != nil || !ok {
+		t.Fatalf("peers did not walk to each other: %v", err)
 	}
 	return sim, ovs
 }

@@ -355,16 +355,19 @@ func (a *Addresses) NumVoters() int { return len(a.voter) }
 // NumAddresses returns the number of distinct addresses voted for.
 func (a *Addresses) NumAddresses() int { return len(a.ballots) }
 
-// recompute applies the rules of dispersy.md §5.5:
-//   - public: exactly one address is voted for and our LAN address equals
-//     our WAN estimate;
+// recompute applies the rules of dispersy.md §5.5 to the current votes:
+//   - public: exactly one address is voted for and it is our LAN address
+//     (Dispersy compared the LAN address with the WAN estimate, which stays
+//     where it was when voters are withdrawn: after the voters for another
+//     address expired it said unknown though every remaining vote named our
+//     LAN address, and public though the only remaining vote named another);
 //   - symmetric-NAT: more than one address is voted for, and every address
 //     was reported by voters from a single IP;
 //   - unknown: everything else, including one address reported from more
 //     than one IP when several addresses are voted for.
 func (a *Addresses) recompute() {
 	switch {
-	case len(a.ballots) == 1 && a.lan == a.wan:
+	case len(a.ballots) == 1 && a.ballots[0].addr == a.lan:
 		a.conn = ConnectionPublic
 	case len(a.ballots) > 1:
 		a.conn = ConnectionSymmetricNAT

@@ -84,7 +84,9 @@
 // connection type is public when exactly one address is voted for and it
 // equals our LAN address, symmetric-NAT when several are and each was seen
 // from a single IP, unknown otherwise. A table withdraws the vote of every
-// candidate it removes.
+// candidate it removes; the connection type follows the votes that remain
+// (the WAN estimate stays until another address out-votes it). The engine
+// reports it as Engine.Connection.
 //
 // "LAN" means inside one of the subnets given to [NewAddresses]; with none,
 // [IsLAN]: RFC 1918 for IPv4, fc00::/7 and fe80::/10 for IPv6, and loopback

@@ -398,3 +398,41 @@ func TestSetLAN(t *testing.T) {
 		t.Fatal("IsSelf")
 	}
 }
+
+// The connection type follows the votes that remain after voters are
+// withdrawn (candidates expire), as the package doc says: public when the
+// one address still voted for is our LAN address, whatever the (sticky)
+// WAN estimate is; not public when the one remaining address is another.
+func TestConnectionAfterVotersExpire(t *testing.T) {
+	lan := ap("5.5.5.5:7759")
+	other := ap("6.6.6.6:1000")
+	voter := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{7, 7, 7, byte(i)}), 7759)
+	}
+
+	// Two voters see us at another address (the WAN estimate moves there),
+	// one at our LAN address; the two expire.
+	a := newAddrs(t, lan.String())
+	a.Vote(voter(1), other)
+	a.Vote(voter(2), other)
+	a.Vote(voter(3), lan)
+	if a.WAN() != other || a.Connection() != ConnectionUnknown {
+		t.Fatalf("before expiry: WAN %v, %v", a.WAN(), a.Connection())
+	}
+	a.Unvote(voter(1))
+	a.Unvote(voter(2))
+	if got := a.Connection(); got != ConnectionPublic {
+		t.Errorf("the remaining votes all name our LAN address: %v, want public", got)
+	}
+
+	// Two voters see us at our LAN address, one elsewhere; the two expire.
+	b := newAddrs(t, lan.String())
+	b.Vote(voter(1), lan)
+	b.Vote(voter(2), lan)
+	b.Vote(voter(3), other)
+	b.Unvote(voter(1))
+	b.Unvote(voter(2))
+	if got := b.Connection(); got == ConnectionPublic {
+		t.Errorf("the only remaining vote names %v, not our LAN address: %v, want not public", other, got)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dispersy-go/dispersy/conversion"
@@ -653,5 +654,79 @@ func fzPayloadCorpus(tb testing.TB) map[string]map[string][]byte {
 			"valid": cat(masterID[:], []byte{0, 0, 0, 0, 0, 0, 0, 3}),
 			"zero":  make([]byte, 28),
 		},
+	}
+}
+
+// TestEncodeRefusesWhatDecodeRefuses pins the encoder fixes the payload
+// targets led to: every encoder refuses the values its decoder refuses,
+// instead of producing bytes that every peer drops, with an error that
+// says where it comes from.
+func TestEncodeRefusesWhatDecodeRefuses(t *testing.T) {
+	okSync := fzGoodSync()
+	bad := func(mod func(s *payload.SyncRequest)) *payload.SyncRequest {
+		s := *okSync
+		mod(&s)
+		return &s
+	}
+	cases := []struct {
+		name string
+		enc  func() ([]byte, error)
+	}{
+		{"missing-sequence/low-0", func() ([]byte, error) {
+			return encode(payload.MissingSequence{Low: 0, High: 4})
+		}},
+		{"missing-sequence/low-above-high", func() ([]byte, error) {
+			return encode(payload.MissingSequence{Low: 5, High: 4})
+		}},
+		{"missing-message/none", func() ([]byte, error) { return encode(payload.MissingMessage{}) }},
+		{"intro-request/sync-low-0", func() ([]byte, error) {
+			return encode(payload.IntroductionRequest{Sync: bad(func(s *payload.SyncRequest) { s.Low = 0 })})
+		}},
+		{"intro-request/sync-high-below-low", func() ([]byte, error) {
+			return encode(payload.IntroductionRequest{Sync: bad(func(s *payload.SyncRequest) { s.Low, s.High = 9, 3 })})
+		}},
+		{"intro-request/sync-modulo-0", func() ([]byte, error) {
+			return encode(payload.IntroductionRequest{Sync: bad(func(s *payload.SyncRequest) { s.Modulo = 0 })})
+		}},
+		{"intro-request/sync-offset-not-below-modulo", func() ([]byte, error) {
+			return encode(payload.IntroductionRequest{Sync: bad(func(s *payload.SyncRequest) { s.Modulo, s.Offset = 3, 3 })})
+		}},
+		{"intro-response/sync-k-0", func() ([]byte, error) {
+			return encode(payload.IntroductionResponse{Sync: bad(func(s *payload.SyncRequest) { s.K = 0 })})
+		}},
+		{"intro-response/sync-no-bloom", func() ([]byte, error) {
+			return encode(payload.IntroductionResponse{Sync: bad(func(s *payload.SyncRequest) { s.Bloom = nil })})
+		}},
+		{"authorize/no-grants", func() ([]byte, error) { return encode(payload.Authorize{}) }},
+		{"authorize/permission-0", func() ([]byte, error) {
+			return encode(payload.Authorize{Grants: grants(fzX.Public(), 0, 118)})
+		}},
+		{"revoke/unknown-permission-bit", func() ([]byte, error) {
+			return encode(payload.Revoke{Grants: grants(fzX.Public(), timeline.Permit|0x10, 118)})
+		}},
+		{"revoke/nil-member", func() ([]byte, error) {
+			return encode(payload.Revoke{Grants: []payload.Grant{{MessageType: 1, Permission: timeline.Permit}}})
+		}},
+		{"undo-own/gt-0", func() ([]byte, error) { return encode(payload.UndoOwn{}) }},
+		{"undo-other/gt-0", func() ([]byte, error) {
+			return encode(payload.UndoOther{Member: fzX.Public()})
+		}},
+		{"undo-other/nil-member", func() ([]byte, error) {
+			return encode(payload.UndoOther{GlobalTime: 3})
+		}},
+		{"dynamic-settings/none", func() ([]byte, error) {
+			return encode(payload.DynamicSettings{})
+		}},
+		{"missing-proof/gt-0", func() ([]byte, error) {
+			return encode(payload.MissingProof{Member: fzX.ID()})
+		}},
+	}
+	for _, tc := range cases {
+		b, err := tc.enc()
+		if err == nil {
+			t.Errorf("%s: encodes to %x", tc.name, b)
+		} else if !strings.HasPrefix(err.Error(), "payload: ") {
+			t.Errorf("%s: error %q does not say where it comes from", tc.name, err)
+		}
 	}
 }

@@ -18,6 +18,7 @@ var corePackages = []string{
 	"keys", "policy", "conversion", "timeline",
 	"dispersy", "dispersy/bloom", "dispersy/walker", "dispersy/requestcache",
 	"dispersy/reconcile", "dispersy/recent", "dispersy/tasks", "dht",
+	"dispersy/payload",
 }
 
 var bannedImports = map[string]string{

@@ -175,8 +175,8 @@ func TestJSON(t *testing.T) {
 		}
 		// A built-in message of a known community: decoded too.
 		grant := mustPayload(t, "grant", find(t, ms, "global_time", f.grant))
-		if grant["type"] != "dispersy.Authorize" || !strings.Contains(fmt.Sprint(grant["value"]), "Grants") {
-			t.Errorf("grant payload %v, want a decoded dispersy.Authorize", grant)
+		if grant["type"] != "payload.Authorize" || !strings.Contains(fmt.Sprint(grant["value"]), "Grants") {
+			t.Errorf("grant payload %v, want a decoded payload.Authorize", grant)
 		}
 		// The raw record no definition decodes: no payload can be placed.
 		if raw := find(t, ms, "global_time", f.raw); raw["payload"] != nil {

@@ -317,7 +317,7 @@ func TestCommands(t *testing.T) {
 		wantLines(t, out, `LinearResolution`, `payload \(decoded\)`+ws+`chat.Status\{Text:"rules"\}$`, `signature 1`+ws+`\(valid\)$`)
 		// A grant holds a key pointer: shown by its String, not its address.
 		out = ok(t, f.path, "packet", chatID, chatMaster.ID().String(), fmt.Sprint(f.grant))
-		wantLines(t, out, `payload \(decoded\)`+ws+`dispersy.Authorize\{Grants:\[\{Member:`+me.Public().String()+` MessageType:3 Permission:permit\+revoke\}\]\}$`)
+		wantLines(t, out, `payload \(decoded\)`+ws+`payload.Authorize\{Grants:\[\{Member:`+me.Public().String()+` MessageType:3 Permission:permit\+revoke\}\]\}$`)
 		out = ok(t, f.path, "packet", chatID, chatMaster.ID().String(), fmt.Sprint(f.identity))
 		wantLines(t, out, `^type: 248 dispersy-identity$`, `payload`+ws+`\(empty\)$`, `signature 1`+ws+`\(valid\)$`)
 	})

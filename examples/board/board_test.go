@@ -162,4 +162,3 @@ func poll(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
-

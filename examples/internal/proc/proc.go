@@ -158,3 +158,6 @@ func (p *Proc) Lines() int {
 	defer p.mu.Unlock()
 	return len(p.lines)
 }
+
+// Name returns the name the process was started with.
+func (p *Proc) Name() string { return p.name }

@@ -42,27 +42,22 @@ import (
 	"github.com/dispersy-go/dispersy/policy"
 )
 
-// Text is the payload of both types: one UTF-8 text of at most 512 bytes.
+// Text is the payload of both types: one UTF-8 text, as a string16. Its
+// length is bounded by the datagram (dispersy.Create: ErrTooLarge).
 type Text struct{ Text string }
 
-// AppendBinary implements encoding.BinaryAppender: the text as a string16.
+// AppendBinary implements encoding.BinaryAppender.
 func (t Text) AppendBinary(b []byte) ([]byte, error) {
-	if len(t.Text) > 512 {
-		return b, fmt.Errorf("text is %d bytes, the limit is 512", len(t.Text))
-	}
 	w := conversion.NewWriter(b)
 	w.String16(t.Text)
 	return w.Finish()
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; it refuses
-// invalid UTF-8, long texts and trailing bytes.
+// invalid UTF-8 and trailing bytes.
 func (t *Text) UnmarshalBinary(b []byte) error {
 	r := conversion.NewReader(b)
 	t.Text = r.String16()
-	if r.Err() == nil && len(t.Text) > 512 {
-		r.Invalid("text", "longer than 512 bytes")
-	}
 	return r.Finish()
 }
 
@@ -118,15 +113,6 @@ func (b *Board) Define(d *dispersy.Definition) {
 				fmt.Printf("pin removed (%v) by %s: %s\n", why, m.Author(), m.Payload.Text)
 			}
 		},
-		// A revoke can undo pins made after it (a linear type's rule).
-		Undo: func(_ *dispersy.Context, batch []*dispersy.Message[Text]) {
-			for _, m := range batch {
-				if b.pins[m.Author()] == m.Payload.Text {
-					delete(b.pins, m.Author())
-				}
-				fmt.Printf("pin undone by %s: %s\n", m.Author(), m.Payload.Text)
-			}
-		},
 	})
 }
 
@@ -137,36 +123,40 @@ func replayed(ctx *dispersy.Context) string {
 	return ""
 }
 
+// The flags.
+var (
+	dbPath     = flag.String("db", "board.db", "SQLite store file")
+	keyPath    = flag.String("key", "member.pem", "this member's key file, created if missing")
+	listen     = flag.String("listen", "127.0.0.1:0", "UDP address to listen on")
+	bootstrap  = flag.String("bootstrap", "", "the tracker, host:port")
+	httpAddr   = flag.String("http", "", "serve the status page on this TCP address")
+	admin      = flag.Bool("admin", false, "this process holds the master key: create the community")
+	masterPath = flag.String("master", "master.pub", "the master key: its private key file with -admin, else its public PEM")
+)
+
 func main() {
-	dbPath := flag.String("db", "board.db", "SQLite store file")
-	keyPath := flag.String("key", "member.pem", "this member's key file, created if missing")
-	listen := flag.String("listen", "127.0.0.1:0", "UDP address to listen on")
-	bootstrap := flag.String("bootstrap", "", "the tracker, host:port")
-	httpAddr := flag.String("http", "", "serve the status page on this TCP address")
-	admin := flag.Bool("admin", false, "this process holds the master key: create the community")
-	masterPath := flag.String("master", "master.pub", "the master key: its private key file with -admin, else its public PEM")
 	flag.Parse()
 	// SIGINT and SIGTERM stop the node cleanly; SIGKILL is a crash the
 	// store survives.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *dbPath, *keyPath, *listen, *bootstrap, *httpAddr, *masterPath, *admin); err != nil {
+	if err := run(ctx); err != nil {
 		log.Fatal("board: ", err)
 	}
 }
 
-func run(ctx context.Context, dbPath, keyPath, listen, bootstrap, httpAddr, masterPath string, admin bool) error {
-	me, _, err := keyfile.LoadOrCreate(keyPath, keys.Ed25519)
+func run(ctx context.Context) error {
+	me, _, err := keyfile.LoadOrCreate(*keyPath, keys.Ed25519)
 	if err != nil {
 		return err
 	}
-	masterText, err := os.ReadFile(masterPath)
+	masterText, err := os.ReadFile(*masterPath)
 	if err != nil {
 		return err
 	}
 	var masterKey *keys.PrivateKey // the admin's only
 	board := &Board{pins: map[keys.MemberID]string{}}
-	if admin {
+	if *admin {
 		if masterKey, err = keys.ParsePrivateKeyText(string(masterText)); err != nil {
 			return fmt.Errorf("-admin needs the master's private key in -master: %w", err)
 		}
@@ -175,18 +165,18 @@ func run(ctx context.Context, dbPath, keyPath, listen, bootstrap, httpAddr, mast
 		return fmt.Errorf("-master: %w", err)
 	}
 
-	st, err := database.Open(dbPath, database.Options{})
+	st, err := database.Open(*dbPath, database.Options{})
 	if err != nil {
 		return err
 	}
 	defer st.Close() // after the node
-	ep, err := udp.Listen(listen, udp.DefaultConfig())
+	ep, err := udp.Listen(*listen, udp.DefaultConfig())
 	if err != nil {
 		return err
 	}
 	cfg := dispersy.DefaultNodeConfig()
-	if bootstrap != "" {
-		cfg.BootstrapHosts = []string{bootstrap}
+	if *bootstrap != "" {
+		cfg.BootstrapHosts = []string{*bootstrap}
 	}
 	cfg.Engine.Events = &dispersy.Events{PeerAdded: func(_ keys.CommunityID, p dispersy.Peer) {
 		fmt.Println("peer", p.Addr)
@@ -204,10 +194,13 @@ func run(ctx context.Context, dbPath, keyPath, listen, bootstrap, httpAddr, mast
 	// "replayed" lines are the state rebuilt from the store.
 	var c *dispersy.Community
 	err = node.Do(ctx, func(e *dispersy.Engine) (err error) {
-		if admin { // idempotent: signs the admin's grants on the first start only
+		if *admin { // idempotent: signs the admin's grants on the first start only
 			c, err = e.CreateCommunity(board, masterKey, dispersy.WithReplay())
 		} else {
 			c, err = e.Join(board, dispersy.WithReplay())
+		}
+		if err == nil {
+			board.printState(c)
 		}
 		return err
 	})
@@ -215,10 +208,9 @@ func run(ctx context.Context, dbPath, keyPath, listen, bootstrap, httpAddr, mast
 		return err
 	}
 	fmt.Printf("member %s at %s in community %s\n", me.Public().ID(), ep.LocalAddr(), c.ID())
-	state(ctx, node, c, board)
 
-	if httpAddr != "" {
-		ln, err := net.Listen("tcp", httpAddr)
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
 			return err
 		}
@@ -254,16 +246,16 @@ func commands(ctx context.Context, node *dispersy.Node, c *dispersy.Community, b
 				return err
 			case "grant":
 				return grant(e, c, arg)
-			case "state", "":
+			case "state":
+				board.printState(c)
+				return nil
+			case "":
 				return nil
 			}
 			return fmt.Errorf("unknown command %q: post, pin, grant or state", verb)
 		})
 		if err != nil {
 			fmt.Println("error:", err)
-		}
-		if verb == "state" {
-			state(ctx, node, c, board)
 		}
 	}
 }
@@ -295,11 +287,9 @@ func grant(e *dispersy.Engine, c *dispersy.Community, mid string) error {
 	return nil
 }
 
-// state prints what the handlers counted, and whether we may pin.
-func state(ctx context.Context, node *dispersy.Node, c *dispersy.Community, board *Board) {
-	_ = node.Do(ctx, func(*dispersy.Engine) error {
-		fmt.Printf("state: %d posts, %d pins, may pin: %v\n",
-			board.posts, len(board.pins), c.Allowed(c.Me().ID(), PinType, dispersy.Permit))
-		return nil
-	})
+// printState prints what the handlers counted, and whether we may pin. It
+// runs on the engine's goroutine.
+func (b *Board) printState(c *dispersy.Community) {
+	fmt.Printf("state: %d posts, %d pins, may pin: %v\n",
+		b.posts, len(b.pins), c.Allowed(c.Me().ID(), PinType, dispersy.Permit))
 }

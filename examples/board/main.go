@@ -190,6 +190,7 @@ func run(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
 
+	fmt.Printf("member %s at %s in community %s\n", me.Public().ID(), ep.LocalAddr(), board.master.CommunityID())
 	// Join, replaying the stored messages through the handlers first: the
 	// "replayed" lines are the state rebuilt from the store.
 	var c *dispersy.Community
@@ -207,7 +208,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("member %s at %s in community %s\n", me.Public().ID(), ep.LocalAddr(), c.ID())
 
 	if *httpAddr != "" {
 		ln, err := net.Listen("tcp", *httpAddr)

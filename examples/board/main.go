@@ -85,8 +85,8 @@ var (
 // Board is the overlay. Its fields are used on the engine's goroutine only.
 type Board struct {
 	master *keys.PublicKey
-	posts  int                      // posts handled
-	pins   map[keys.MemberID]string // the current pin of each member
+	posts  int                                       // posts handled
+	pins   map[keys.MemberID]*dispersy.Message[Text] // the current pin of each member
 }
 
 // Define implements dispersy.Overlay.
@@ -103,13 +103,18 @@ func (b *Board) Define(d *dispersy.Definition) {
 	dispersy.Register(d, PinType, dispersy.Handlers[Text]{
 		Handle: func(ctx *dispersy.Context, batch []*dispersy.Message[Text]) {
 			for _, m := range batch {
-				b.pins[m.Author()] = m.Payload.Text
+				if cur := b.pins[m.Author()]; cur == nil || cur.GlobalTime < m.GlobalTime {
+					b.pins[m.Author()] = m
+				}
 				fmt.Printf("%spin by %s: %s\n", replayed(ctx), m.Author(), m.Payload.Text)
 			}
 		},
 		// A newer pin of the same member pushed this one out of the store.
 		Removed: func(_ *dispersy.Context, batch []*dispersy.Message[Text], why dispersy.RemoveReason) {
 			for _, m := range batch {
+				if cur := b.pins[m.Author()]; cur != nil && cur.GlobalTime == m.GlobalTime {
+					delete(b.pins, m.Author())
+				}
 				fmt.Printf("pin removed (%v) by %s: %s\n", why, m.Author(), m.Payload.Text)
 			}
 		},
@@ -155,7 +160,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	var masterKey *keys.PrivateKey // the admin's only
-	board := &Board{pins: map[keys.MemberID]string{}}
+	board := &Board{pins: map[keys.MemberID]*dispersy.Message[Text]{}}
 	if *admin {
 		if masterKey, err = keys.ParsePrivateKeyText(string(masterText)); err != nil {
 			return fmt.Errorf("-admin needs the master's private key in -master: %w", err)

@@ -115,9 +115,10 @@ func TestBoardDeployment(t *testing.T) {
 	// message stored (4 posts, 1 pin, 2 authorizes: master to admin, admin
 	// to member 1).
 	var st debughttp.Status
+	client := &http.Client{Timeout: 10 * time.Second}
 	poll(t, "the admin's status.json to show 2 member peers and 7 messages", func() bool {
 		st = debughttp.Status{}
-		resp, err := http.Get(statusURL)
+		resp, err := client.Get(statusURL)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,8 +84,13 @@ func (w *walkState) fruit(now time.Time) {
 	if w.table == nil { // our identity, stored before the walker starts
 		return
 	}
+	news := !now.Before(w.fruitful) && w.table.Config().WalkTarget > 0
 	w.fruitful = now.Add(w.table.Config().WalkLifetime)
-	if step := w.table.Config().StepInterval; w.next.After(now.Add(step)) {
+	if news && w.next.After(now) {
+		// The first news after a quiet walk lifetime: push it at once,
+		// making up for the pulls the slowed walk did not make.
+		w.next, w.slowed = now, false
+	} else if step := w.table.Config().StepInterval; w.next.After(now.Add(step)) {
 		w.next, w.slowed = now.Add(step), false
 	}
 }

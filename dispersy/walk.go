@@ -79,16 +79,15 @@ func WithWalkTarget(target, maxPeers int) JoinOption {
 
 // fruit records a stored synced message, or a peer ahead of our global
 // time (it holds messages we lack): the walk is fruitful for a walk
-// lifetime, and a slowed walk takes its next step within StepInterval.
+// lifetime; a slowed walk steps at once, any other within StepInterval.
 func (w *walkState) fruit(now time.Time) {
 	if w.table == nil { // our identity, stored before the walker starts
 		return
 	}
-	news := !now.Before(w.fruitful) && w.table.Config().WalkTarget > 0
 	w.fruitful = now.Add(w.table.Config().WalkLifetime)
-	if news && w.next.After(now) {
-		// The first news after a quiet walk lifetime: push it at once,
-		// making up for the pulls the slowed walk did not make.
+	if w.slowed && w.next.After(now) {
+		// The first news to a slowed walk: push it at once, making up
+		// for the pulls the slowed walk did not make.
 		w.next, w.slowed = now, false
 	} else if step := w.table.Config().StepInterval; w.next.After(now.Add(step)) {
 		w.next, w.slowed = now.Add(step), false

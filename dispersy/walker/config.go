@@ -62,8 +62,9 @@ type Config struct {
 	// rides on it.
 	WalkTarget int
 	// SlowStepInterval is the step interval once WalkTarget is reached and
-	// nothing new arrives. Default 4 × StepInterval (20 s): below
-	// WalkLifetime, so the walk candidates we step to stay alive.
+	// nothing new arrives (at least StepInterval). Default 4 ×
+	// StepInterval (20 s): below WalkLifetime, so the walk candidates we
+	// step to stay alive.
 	SlowStepInterval time.Duration
 	// MaxPeers caps the verified candidates: above it [Table.Trim] drops
 	// the ones heard from longest ago (IPv8 Community max_peers). 0: no cap.
@@ -71,7 +72,8 @@ type Config struct {
 	// FastStepInterval is the step interval while the table holds no
 	// verified candidate (a fresh or isolated peer), so it finds its first
 	// peers in a second or two (IPv8: its first two peers in 1.1-4.1 s),
-	// then settles to StepInterval. 0: no fast start. Default
+	// then settles to StepInterval (at most StepInterval). 0: no fast
+	// start. Default
 	// StepInterval / 5 (1 s). Sends to addresses that never answered stay
 	// capped by the engine's anti-amplification probe rate.
 	FastStepInterval time.Duration
@@ -147,11 +149,8 @@ func (c Config) Validate() error {
 	if c.MaxPeers > 0 && c.MaxPeers < c.WalkTarget {
 		errs = append(errs, fmt.Errorf("walker: MaxPeers (%d) must be 0 or >= WalkTarget (%d)", c.MaxPeers, c.WalkTarget))
 	}
-	if c.WalkTarget > 0 && c.SlowStepInterval < c.StepInterval {
-		errs = append(errs, fmt.Errorf("walker: SlowStepInterval (%v) must be >= StepInterval (%v) when WalkTarget is set", c.SlowStepInterval, c.StepInterval))
-	}
-	if c.FastStepInterval < 0 || c.FastStepInterval > c.StepInterval {
-		errs = append(errs, fmt.Errorf("walker: FastStepInterval (%v) must be in 0..StepInterval (%v)", c.FastStepInterval, c.StepInterval))
+	if c.SlowStepInterval < 0 || c.FastStepInterval < 0 {
+		errs = append(errs, fmt.Errorf("walker: SlowStepInterval (%v) and FastStepInterval (%v) must be >= 0", c.SlowStepInterval, c.FastStepInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -176,10 +175,10 @@ func (c Config) Validate() error {
 func (c Config) NextStep(verified int, fruitful, slowed bool) time.Duration {
 	switch {
 	case verified == 0 && c.FastStepInterval > 0:
-		return c.FastStepInterval
+		return min(c.FastStepInterval, c.StepInterval)
 	case c.WalkTarget > 0 && !fruitful &&
 		(verified >= c.WalkTarget || slowed && verified >= (c.WalkTarget+1)/2):
-		return c.SlowStepInterval
+		return max(c.SlowStepInterval, c.StepInterval)
 	}
 	return c.StepInterval
 }

@@ -30,6 +30,20 @@ func TestNextStep(t *testing.T) {
 			t.Errorf("NextStep(%d, %v, %v) = %v, want %v", tc.verified, tc.fruitful, tc.slowed, got, tc.want)
 		}
 	}
+	// A Config that only sets StepInterval keeps both bounds.
+	quick := c
+	quick.StepInterval = 200 * time.Millisecond
+	if err := quick.Validate(); err != nil {
+		t.Errorf("StepInterval 200ms alone: %v", err)
+	}
+	if got := quick.NextStep(0, false, false); got != quick.StepInterval {
+		t.Errorf("fast step %v with StepInterval %v, want StepInterval", got, quick.StepInterval)
+	}
+	lazy := c
+	lazy.StepInterval = time.Minute
+	if got := lazy.NextStep(20, false, false); got != lazy.StepInterval {
+		t.Errorf("slow step %v with StepInterval %v, want StepInterval", got, lazy.StepInterval)
+	}
 	off := c
 	off.WalkTarget, off.FastStepInterval = 0, 0
 	for _, v := range []int{0, 1, 10, 100} {
@@ -47,8 +61,7 @@ func TestPaceValidateAndScale(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
 		"negative target":    func(c *Config) { c.WalkTarget = -1 },
 		"max below target":   func(c *Config) { c.WalkTarget, c.MaxPeers = 10, 5 },
-		"slow faster":        func(c *Config) { c.SlowStepInterval = time.Second },
-		"fast slower":        func(c *Config) { c.FastStepInterval = time.Minute },
+		"negative slow step": func(c *Config) { c.SlowStepInterval = -1 },
 		"negative fast step": func(c *Config) { c.FastStepInterval = -1 },
 	} {
 		bad := DefaultConfig()

@@ -134,9 +134,12 @@ func (t *Table) CountVerified(now time.Time) int {
 }
 
 // Trim removes verified candidates while there are more than max of them
-// (IPv8 max_peers), the one heard from longest ago first (oldest last
-// introduction response or request from it; ties go to the earlier
-// inserted): the one that would expire first anyway. It never removes a
+// (IPv8 max_peers): stumble candidates before walk candidates (a walk
+// candidate answered us, so it proved its address; a request, which makes
+// a stumble candidate, can come from a spoofed one), and within each the
+// one heard from longest ago first (oldest last introduction response or
+// request from it; ties go to the earlier inserted), which would expire
+// first anyway. It never removes a
 // candidate for which keep returns true (bootstrap addresses) nor one with
 // an introduction request in flight (walked less than IntroRequestTimeout
 // ago and not answered since). It withdraws their votes and returns them,
@@ -165,7 +168,15 @@ func (t *Table) Trim(now time.Time, max int, keep func(*Candidate) bool) []*Cand
 		}
 		return c.lastWalkReply
 	}
-	slices.SortStableFunc(pool, func(a, b *Candidate) int { return heard(a).Compare(heard(b)) })
+	slices.SortStableFunc(pool, func(a, b *Candidate) int {
+		if wa, wb := a.Category(now) == CategoryWalk, b.Category(now) == CategoryWalk; wa != wb {
+			if wb {
+				return -1
+			}
+			return 1
+		}
+		return heard(a).Compare(heard(b))
+	})
 	out := pool[:min(excess, len(pool))]
 	for _, c := range out {
 		t.drop(c)

@@ -67,7 +67,8 @@ type Config struct {
 	// step to stay alive.
 	SlowStepInterval time.Duration
 	// MaxPeers caps the verified candidates: above it [Table.Trim] drops
-	// the ones heard from longest ago (IPv8 Community max_peers). 0: no cap.
+	// stumble candidates before walk candidates, the one heard from longest
+	// ago first (IPv8 Community max_peers). 0: no cap.
 	MaxPeers int
 	// FastStepInterval is the step interval while the table holds no
 	// verified candidate (a fresh or isolated peer), so it finds its first

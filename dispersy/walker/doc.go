@@ -104,8 +104,8 @@
 // count: FastStepInterval (1 s) with none, SlowStepInterval (20 s) once
 // WalkTarget (10) is reached and nothing new arrives (kept while at least
 // half the target remain), StepInterval otherwise. [Table.Trim] drops the
-// verified candidates above MaxPeers (30), the one heard from longest ago
-// first, never a bootstrap address or a candidate with a request in
+// verified candidates above MaxPeers (30), stumble before walk candidates
+// and the one heard from longest ago first, never a bootstrap address or a candidate with a request in
 // flight.
 //
 // # Fixed Dispersy quirks

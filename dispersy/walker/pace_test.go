@@ -78,8 +78,9 @@ func TestPaceValidateAndScale(t *testing.T) {
 }
 
 // Issue #16: above MaxPeers stumble candidates go before walk candidates,
-// and within each the one heard from longest ago; bootstrap addresses (keep) and candidates with a request in
-// flight stay; non-verified candidates neither count nor go.
+// and within each the one heard from longest ago; bootstrap addresses
+// (keep) and candidates with a request in flight stay; non-verified
+// candidates neither count nor go.
 func TestTrimOldestFirst(t *testing.T) {
 	tbl := newTable(t, newAddrs(t, self))
 	// Ports 1..6 verified, heard from at t0+1s .. t0+6s, in shuffled

@@ -160,6 +160,7 @@ func (c *Community) acceptableGlobalTime() uint64 {
 // load builds a community from its compiled definition and the store.
 func (e *Engine) load(def *compiled, overlay Overlay, o joinOptions) (*Community, error) {
 	c := &Community{e: e, def: def, overlay: overlay, cid: def.cid, me: o.member}
+	c.walk.pace = o.pace
 	c.ctx = &Context{c: c}
 	s := e.store
 

@@ -174,6 +174,7 @@ func DispersyConfig() Config {
 	c.SkipCurve = true
 	c.SyncBudget = 5 * 1024 // dispersy_sync_response_limit
 	c.ForwardNew = 0
+	c.Walker.WalkTarget, c.Walker.MaxPeers, c.Walker.FastStepInterval = 0, 0, 0 // every step, no cap, no fast start
 	return c
 }
 

@@ -175,7 +175,8 @@ type JoinOption func(*joinOptions)
 type joinOptions struct {
 	member   *keys.PrivateKey
 	autoLoad bool
-	replay   bool // WithReplay, see read.go
+	replay   bool    // WithReplay, see read.go
+	pace     *[2]int // WithWalkTarget, see walk.go
 }
 
 // WithMember makes this node sign with key in the joined community instead

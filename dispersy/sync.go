@@ -193,6 +193,7 @@ func (c *Community) newSyncRequestRoom(fixed int, full bool) (*SyncRequest, *blo
 // falls in its range, so a reused filter does not ask for it again; and
 // counts answers from the peer the filter went to.
 func (c *Community) storedSync(m *message) {
+	c.walk.fruit(c.e.now)
 	sc := &c.walk.sync
 	if sc.req == nil || !policy.BloomSynced(m.entry.spec.Distribution) {
 		return

@@ -35,6 +35,15 @@ type walkState struct {
 	// syncCount is Dispersy's _nrsyncpackets: how many hashes the last
 	// range held, a hint for the range strategy.
 	syncCount int
+	// fruitful: until then the walk keeps its full step
+	// (walker.Config.NextStep): one WalkLifetime after we last stored a
+	// synced message or heard a peer at a higher global time than ours.
+	fruitful time.Time
+	// slowed: the walk target was reached, the last wait was
+	// SlowStepInterval.
+	slowed bool
+	// pace overrides the engine's WalkTarget and MaxPeers (WithWalkTarget).
+	pace *[2]int
 }
 
 // minResponseBloom is the smallest bloom filter worth putting in an
@@ -48,12 +57,41 @@ const maxIntroRequests = 1024
 func (w *walkState) init(c *Community) {
 	e := c.e
 	w.c = c
-	w.table, _ = walker.NewTable(e.cfg.Walker, e.addresses())
+	cfg := e.cfg.Walker
+	if w.pace != nil {
+		cfg.WalkTarget, cfg.MaxPeers = w.pace[0], w.pace[1]
+	}
+	w.table, _ = walker.NewTable(cfg, e.addresses())
 	w.requests = requestcache.New[*introRequest](e.rng, maxIntroRequests)
-	// Communities start walking at a random point of the first interval,
-	// so peers started together do not walk in lock step (Dispersy:
-	// database_id % 3 seconds).
-	w.next = e.now.Add(time.Duration(e.rng.Int64N(int64(e.cfg.Walker.StepInterval))))
+	// Communities start walking at a random point of the first interval
+	// (the fast-start one), so peers started together do not walk in lock
+	// step (Dispersy: database_id % 3 seconds).
+	w.next = e.now.Add(time.Duration(e.rng.Int64N(int64(cfg.NextStep(0, false, false)))))
+}
+
+// WithWalkTarget sets the community's walk target and maximum number of
+// verified peers (walker.Config WalkTarget and MaxPeers; 0 turns either
+// off), overriding the engine's Config.Walker. It lasts while the community
+// is loaded: an auto-load uses the engine's values.
+func WithWalkTarget(target, maxPeers int) JoinOption {
+	return func(o *joinOptions) { o.pace = &[2]int{target, maxPeers} }
+}
+
+// fruit records a stored synced message, or a peer ahead of our global
+// time (it holds messages we lack): the walk is fruitful for a walk
+// lifetime; a slowed walk steps at once, any other within StepInterval.
+func (w *walkState) fruit(now time.Time) {
+	if w.table == nil { // our identity, stored before the walker starts
+		return
+	}
+	w.fruitful = now.Add(w.table.Config().WalkLifetime)
+	if w.slowed && w.next.After(now) {
+		// The first news to a slowed walk: push it at once, making up
+		// for the pulls the slowed walk did not make.
+		w.next, w.slowed = now, false
+	} else if step := w.table.Config().StepInterval; w.next.After(now.Add(step)) {
+		w.next, w.slowed = now.Add(step), false
+	}
 }
 
 // addresses returns the node's address book, creating it from
@@ -76,8 +114,12 @@ func (c *Community) Table() *walker.Table { return c.walk.table }
 
 // AddCandidate adds a peer to walk to, as a discovered candidate (for
 // tests and tools; the walker finds candidates itself).
+// A community without verified peers walks to it at once.
 func (c *Community) AddCandidate(addr netip.AddrPort) {
-	c.walk.table.Discovered(c.e.now, walker.Contact{Sock: addr})
+	w := &c.walk
+	if _, ok := w.table.Discovered(c.e.now, walker.Contact{Sock: addr}); ok && w.next.After(c.e.now) && w.table.CountVerified(c.e.now) == 0 {
+		w.next = c.e.now
+	}
 }
 
 func (w *walkState) nextDeadline() (time.Time, bool) {
@@ -100,8 +142,11 @@ func (w *walkState) tick(c *Community) error {
 	if now.Before(w.next) || c.tracker {
 		return nil
 	}
-	w.next = now.Add(c.e.cfg.Walker.StepInterval)
 	w.step(c)
+	cfg := w.table.Config()
+	wait := cfg.NextStep(w.table.CountVerified(now), now.Before(w.fruitful), w.slowed)
+	w.next = now.Add(wait)
+	w.slowed = cfg.WalkTarget > 0 && wait == cfg.SlowStepInterval
 	return c.e.failed
 }
 
@@ -111,6 +156,7 @@ func (w *walkState) tick(c *Community) error {
 func (w *walkState) step(c *Community) {
 	now := c.e.now
 	res := w.table.Cleanup(now)
+	w.table.Trim(now, w.table.Config().MaxPeers, func(x *walker.Candidate) bool { return slices.Contains(c.e.cfg.Bootstrap, x.Sock()) })
 	for _, k := range res.KeepAlive {
 		w.sendRequest(c, k.Sock(), false, false)
 	}
@@ -211,6 +257,9 @@ func (e *Engine) Connection() walker.ConnectionType { return e.addresses().Conne
 func (w *walkState) reportGlobalTime(from netip.AddrPort, gt uint64) {
 	if from.IsValid() {
 		w.table.SetGlobalTime(from, gt)
+	}
+	if gt > w.c.globalTime && w.c.e.cfg.BloomSync {
+		w.fruit(w.c.e.now)
 	}
 }
 

@@ -53,6 +53,31 @@ type Config struct {
 	// median: it needs strictly more than this. Default 5 (Dispersy
 	// acceptable_global_time: "more than 5").
 	MedianMinCandidates int
+	// WalkTarget is the number of verified candidates at which the walker
+	// slows down: while the table holds at least this many and the last
+	// step brought no new message, the next step waits SlowStepInterval
+	// instead of StepInterval (see [Config.NextStep]). 0: always
+	// StepInterval. IPv8: RandomWalk(target_peers) stops walking at 20
+	// peers (10 in its examples); here the walk slows, as the bloom sync
+	// rides on it.
+	WalkTarget int
+	// SlowStepInterval is the step interval once WalkTarget is reached and
+	// nothing new arrives (at least StepInterval). Default 4 ×
+	// StepInterval (20 s): below WalkLifetime, so the walk candidates we
+	// step to stay alive.
+	SlowStepInterval time.Duration
+	// MaxPeers caps the verified candidates: above it [Table.Trim] drops
+	// stumble candidates before walk candidates, the one heard from longest
+	// ago first (IPv8 Community max_peers). 0: no cap.
+	MaxPeers int
+	// FastStepInterval is the step interval while the table holds no
+	// verified candidate (a fresh or isolated peer), so it finds its first
+	// peers in a second or two (IPv8: its first two peers in 1.1-4.1 s),
+	// then settles to StepInterval (at most StepInterval). 0: no fast
+	// start. Default
+	// StepInterval / 5 (1 s). Sends to addresses that never answered stay
+	// capped by the engine's anti-amplification probe rate.
+	FastStepInterval time.Duration
 }
 
 // DefaultConfig returns Dispersy's walker constants.
@@ -67,6 +92,10 @@ func DefaultConfig() Config {
 		StepInterval:        5 * time.Second,          // Dispersy TAKE_STEP_INTERVAL
 		MaxCandidates:       1024,                     // not in Dispersy: bounds memory against spoofed requests
 		MedianMinCandidates: 5,                        // Dispersy acceptable_global_time: more than 5 candidates
+		WalkTarget:          10,                       // IPv8 RandomWalk target (examples); not in Dispersy
+		SlowStepInterval:    20 * time.Second,         // not in Dispersy: 4 × TAKE_STEP_INTERVAL
+		MaxPeers:            30,                       // IPv8 Community max_peers default; not in Dispersy
+		FastStepInterval:    time.Second,              // not in Dispersy: TAKE_STEP_INTERVAL / 5
 	}
 }
 
@@ -83,6 +112,8 @@ func (c Config) Scaled(step time.Duration) Config {
 	c.DiscoveredLifetime = scale(c.DiscoveredLifetime)
 	c.EligibleDelay = scale(c.EligibleDelay)
 	c.IntroRequestTimeout = scale(c.IntroRequestTimeout)
+	c.SlowStepInterval = scale(c.SlowStepInterval)
+	c.FastStepInterval = scale(c.FastStepInterval)
 	c.StepInterval = step
 	return c
 }
@@ -113,5 +144,42 @@ func (c Config) Validate() error {
 	if c.MedianMinCandidates < 0 {
 		errs = append(errs, fmt.Errorf("walker: MedianMinCandidates (%d) must be >= 0", c.MedianMinCandidates))
 	}
+	if c.WalkTarget < 0 || c.MaxPeers < 0 {
+		errs = append(errs, fmt.Errorf("walker: WalkTarget (%d) and MaxPeers (%d) must be >= 0", c.WalkTarget, c.MaxPeers))
+	}
+	if c.MaxPeers > 0 && c.MaxPeers < c.WalkTarget {
+		errs = append(errs, fmt.Errorf("walker: MaxPeers (%d) must be 0 or >= WalkTarget (%d)", c.MaxPeers, c.WalkTarget))
+	}
+	if c.SlowStepInterval < 0 || c.FastStepInterval < 0 {
+		errs = append(errs, fmt.Errorf("walker: SlowStepInterval (%v) and FastStepInterval (%v) must be >= 0", c.SlowStepInterval, c.FastStepInterval))
+	}
 	return errors.Join(errs...)
+}
+
+// NextStep returns the wait before the next walker step, given the number
+// of verified candidates, whether the walk is fruitful (the engine: it
+// stored a synced message, or heard a peer ahead of its global time, less
+// than a WalkLifetime ago) and whether the walk is slowed now (the last
+// wait was SlowStepInterval):
+//
+//	no verified candidate (and FastStepInterval set):     FastStepInterval
+//	not fruitful, WalkTarget > 0 and verified ≥ WalkTarget,
+//	  or already slowed and verified ≥ ⌈WalkTarget/2⌉:  SlowStepInterval
+//	otherwise:                                           StepInterval
+//
+// The half-target band is hysteresis: the verified count follows the walk
+// rate (a verified candidate expires 57.5 s after its last response or
+// request), so at SlowStepInterval it settles below what it is at
+// StepInterval; without the band the walk would flip between both paces
+// every few steps and save little. A community with data to sync keeps the
+// full step, so the bloom sync that rides on the walk is not slowed.
+func (c Config) NextStep(verified int, fruitful, slowed bool) time.Duration {
+	switch {
+	case verified == 0 && c.FastStepInterval > 0:
+		return min(c.FastStepInterval, c.StepInterval)
+	case c.WalkTarget > 0 && !fruitful &&
+		(verified >= c.WalkTarget || slowed && verified >= (c.WalkTarget+1)/2):
+		return max(c.SlowStepInterval, c.StepInterval)
+	}
+	return c.StepInterval
 }

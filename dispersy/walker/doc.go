@@ -97,6 +97,17 @@
 // on 127.0.0.1 therefore see every peer as "same NAT" and reach it at its
 // socket address.
 //
+// # Pace
+//
+// Not in Dispersy (IPv8's walk target and maximum peers, issues #16, #17):
+// [Config.NextStep] gives the wait before the next step from the verified
+// count: FastStepInterval (1 s) with none, SlowStepInterval (20 s) once
+// WalkTarget (10) is reached and nothing new arrives (kept while at least
+// half the target remain), StepInterval otherwise. [Table.Trim] drops the
+// verified candidates above MaxPeers (30), stumble before walk candidates
+// and the one heard from longest ago first, never a bootstrap address or a candidate with a request in
+// flight.
+//
 // # Fixed Dispersy quirks
 //
 //   - is_eligible_for_walk compared the category with the string "none"
@@ -124,11 +135,13 @@
 //	addrs, err := walker.NewAddresses(lanAddr, lanSubnets...)
 //	tbl, err := walker.NewTable(walker.DefaultConfig(), addrs)
 //
-//	// every StepInterval:
+//	// at every step:
 //	res := tbl.Cleanup(now)          // send keep-alives for res.KeepAlive
+//	tbl.Trim(now, cfg.MaxPeers, isBootstrap)
 //	if c := tbl.NextWalk(now, rng); c != nil {
 //		tbl.Walk(now, c.Sock())      // and send the introduction request
 //	}
+//	next := now.Add(cfg.NextStep(tbl.CountVerified(now), fruitful, slowed))
 //
 //	// an introduction request arrived from src:
 //	c, ok := tbl.Stumble(now, walker.Contact{Sock: src, LAN: p.LAN, WAN: p.WAN, ...})

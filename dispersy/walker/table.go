@@ -44,6 +44,8 @@ type Stats struct {
 	KeepAlives uint64
 	// Removed counts candidates removed by Remove.
 	Removed uint64
+	// Trimmed counts verified candidates dropped by Trim (MaxPeers).
+	Trimmed uint64
 }
 
 // Table holds the candidates of one community (Dispersy
@@ -116,6 +118,69 @@ func (t *Table) Verified(now time.Time) []*Candidate {
 		if c.Verified(now) {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// CountVerified returns the number of walk and stumble candidates at now.
+func (t *Table) CountVerified(now time.Time) int {
+	n := 0
+	for _, c := range t.cands {
+		if c.Verified(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// Trim removes verified candidates while there are more than max of them
+// (IPv8 max_peers): stumble candidates before walk candidates (a walk
+// candidate answered us, so it proved its address; a request, which makes
+// a stumble candidate, can come from a spoofed one), and within each the
+// one heard from longest ago first (oldest last introduction response or
+// request from it; ties go to the earlier inserted), which would expire
+// first anyway. It never removes a
+// candidate for which keep returns true (bootstrap addresses) nor one with
+// an introduction request in flight (walked less than IntroRequestTimeout
+// ago and not answered since). It withdraws their votes and returns them,
+// in removal order. max ≤ 0: no cap.
+func (t *Table) Trim(now time.Time, max int, keep func(*Candidate) bool) []*Candidate {
+	if max <= 0 {
+		return nil
+	}
+	var pool []*Candidate
+	for _, c := range t.cands {
+		if c.Verified(now) {
+			pool = append(pool, c)
+		}
+	}
+	excess := len(pool) - max
+	if excess <= 0 {
+		return nil
+	}
+	pool = slices.DeleteFunc(pool, func(c *Candidate) bool {
+		pending := c.lastWalk.After(c.lastWalkReply) && now.Before(c.lastWalk.Add(t.cfg.IntroRequestTimeout))
+		return pending || (keep != nil && keep(c))
+	})
+	heard := func(c *Candidate) time.Time {
+		if c.lastStumble.After(c.lastWalkReply) {
+			return c.lastStumble
+		}
+		return c.lastWalkReply
+	}
+	slices.SortStableFunc(pool, func(a, b *Candidate) int {
+		if wa, wb := a.Category(now) == CategoryWalk, b.Category(now) == CategoryWalk; wa != wb {
+			if wb {
+				return -1
+			}
+			return 1
+		}
+		return heard(a).Compare(heard(b))
+	})
+	out := pool[:min(excess, len(pool))]
+	for _, c := range out {
+		t.drop(c)
+		t.stats.Trimmed++
 	}
 	return out
 }

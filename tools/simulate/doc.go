@@ -44,6 +44,8 @@
 //	                "round,ours,dispersy"), one line per walk round
 //	-plot FILE.png  draw the coverage per walk round (both curves with
 //	                -compare)
+//	-walktarget N   the walker's target of verified peers, Walker.WalkTarget
+//	                (0: walk at every step; default the parameter set's)
 //	-v              print the coverage at every walk round on stderr
 //	-cpuprofile F   write a CPU profile (runtime/pprof)
 //	-memprofile F   write a heap profile taken at the end of each run,

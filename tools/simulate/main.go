@@ -80,6 +80,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.compare, "compare", false, "")
 	fs.StringVar(&c.csv, "csv", "", "")
 	fs.StringVar(&c.plot, "plot", "", "")
+	walkTarget := fs.Int("walktarget", -1, "")
 	verbose := fs.Bool("v", false, "")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "")
 	fs.StringVar(&c.memProf, "memprofile", "", "")
@@ -91,6 +92,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	if *verbose {
 		o.Progress = stderr
+	}
+	if *walkTarget >= 0 {
+		o.WalkTarget = walkTarget
 	}
 	if fs.NArg() > 0 {
 		return nil, badFlag("unexpected argument %q: simulate takes flags only", fs.Arg(0))
@@ -386,6 +390,8 @@ Flags:
                     "dispersy": …})
   -csv FILE         write the coverage per walk round as CSV
   -plot FILE.png    draw the coverage per walk round as a PNG chart
+  -walktarget N     the walker's target of verified peers (0: walk at
+                    every step; default: the parameter set's, 10 / 0)
   -v                print the coverage at every walk round on stderr
   -cpuprofile FILE  write a CPU profile
   -memprofile FILE  write a heap profile taken at the end of each run

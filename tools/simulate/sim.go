@@ -57,6 +57,9 @@ type options struct {
 	Store string
 	// Progress, if not nil, gets one line per walk round (-v).
 	Progress io.Writer
+	// WalkTarget, if not nil, overrides the parameter set's
+	// Walker.WalkTarget (-walktarget; 0 walks at every step).
+	WalkTarget *int
 }
 
 // reorderDelay is how long a reordered datagram is held back at most.
@@ -64,13 +67,22 @@ const reorderDelay = 300 * time.Millisecond
 
 // engineConfig returns the engine configuration of the parameter set.
 func (o *options) engineConfig() (dispersy.Config, error) {
+	var c dispersy.Config
 	switch o.Params {
 	case paramsOurs:
-		return dispersy.DefaultConfig(), nil
+		c = dispersy.DefaultConfig()
 	case paramsDispersy:
-		return dispersy.DispersyConfig(), nil
+		c = dispersy.DispersyConfig()
+	default:
+		return c, fmt.Errorf("unknown parameter set %q (want %s or %s)", o.Params, paramsOurs, paramsDispersy)
 	}
-	return dispersy.Config{}, fmt.Errorf("unknown parameter set %q (want %s or %s)", o.Params, paramsOurs, paramsDispersy)
+	if o.WalkTarget != nil {
+		c.Walker.WalkTarget = *o.WalkTarget
+		if c.Walker.MaxPeers > 0 {
+			c.Walker.MaxPeers = max(c.Walker.MaxPeers, *o.WalkTarget)
+		}
+	}
+	return c, nil
 }
 
 // result is what one simulation measured. The JSON field names are the

@@ -135,10 +135,6 @@ func (e *Engine) allowance(to netip.AddrPort) int {
 	return int(min(limit-c.sent, uint64(e.cfg.MaxDatagram)))
 }
 
-// reply sends an answer to addr; the anti-amplification limit applies
-// (as to everything send sends).
-func (e *Engine) reply(to netip.AddrPort, pkt []byte) bool { return e.send(to, pkt) }
-
 // probePeriod limits how often one address is sent a probe (a puncture, a
 // puncture request or a bloom-less introduction request) beyond what its
 // credit allows, and how often one target gets a puncture on another peer's

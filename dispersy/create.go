@@ -14,7 +14,6 @@ type CreateOption func(*createOptions)
 type createOptions struct {
 	to     []netip.AddrPort
 	signer *keys.PrivateKey
-	reply  bool
 }
 
 // WithSigner signs the new message with key instead of our member in the
@@ -29,14 +28,6 @@ func WithSigner(key *keys.PrivateKey) CreateOption {
 // candidates of a CommunityDestination type.
 func To(addrs ...netip.AddrPort) CreateOption {
 	return func(o *createOptions) { o.to = append(o.to, addrs...) }
-}
-
-// AsReply marks the new message as an answer to the addresses given with
-// To: the anti-amplification limit applies to them as
-// to the engine's own answers (Config.AmplificationFactor), so a request
-// replayed from a spoofed address cannot make this node flood the victim.
-func AsReply() CreateOption {
-	return func(o *createOptions) { o.reply = true }
 }
 
 // Create makes a new message of type t with payload p, signed by our
@@ -112,14 +103,7 @@ func (c *Community) create(t AnyMessageType, payload any, o createOptions) (*mes
 	if err := c.commitLocal(m); err != nil {
 		return nil, err
 	}
-	var replies []netip.AddrPort
-	if o.reply {
-		replies, o.to = o.to, nil
-	}
 	c.deliverLocal(m, o.to)
-	for _, a := range replies {
-		c.e.reply(a, m.frame.Packet)
-	}
 	return m, nil
 }
 

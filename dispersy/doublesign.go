@@ -354,7 +354,7 @@ func (c *Community) answerSignatureRequest(m *message) {
 		zero := make([]byte, len(sub.frame.Signatures[0]))
 		copy(out.frame.Packet[out.frame.BodyLen:], zero)
 	}
-	c.replyDirect(SignatureResponseType, SignatureResponse{Identifier: p.Identifier, Packet: out.frame.Packet}, m.source)
+	c.sendDirect(SignatureResponseType, SignatureResponse{Identifier: p.Identifier, Packet: out.frame.Packet}, m.source)
 }
 
 // body0 is the part of a double-signed message its creator signs.

@@ -120,7 +120,7 @@ func (c *Community) answerMissingIdentity(m *message) {
 		return
 	}
 	for _, r := range hist {
-		c.e.reply(m.source, r.Packet)
+		c.e.send(m.source, r.Packet)
 	}
 }
 
@@ -136,7 +136,7 @@ func (c *Community) answerMissingMessage(m *message) {
 		return
 	}
 	for _, r := range recs {
-		c.e.reply(m.source, r.Packet)
+		c.e.send(m.source, r.Packet)
 	}
 }
 
@@ -174,7 +174,7 @@ func (c *Community) answerMissingSequence(group []*message) {
 				if c.seqSent.Seen(c.e.now, c.e.cfg.SequenceAnswerWindow, sentKey{t.to, rec.Hash}) {
 					return true
 				}
-				if !c.e.reply(t.to, rec.Packet) {
+				if !c.e.send(t.to, rec.Packet) {
 					return false
 				}
 				spent[t.to] += len(rec.Packet)
@@ -237,20 +237,13 @@ func (c *Community) sendMissing(n need, to netip.AddrPort) {
 
 // sendDirect builds a direct message signed by our member (when its type is
 // signed) and sends it, without handling it locally. It is for messages we
-// initiate; answers go through replyDirect.
+// initiate and answers alike: every send passes the anti-amplification
+// credit (amplify.go).
 func (c *Community) sendDirect(t AnyMessageType, payload any, to ...netip.AddrPort) {
 	if pkt := c.buildDirect(t, payload); pkt != nil {
 		for _, a := range to {
 			c.e.send(a, pkt)
 		}
-	}
-}
-
-// replyDirect is sendDirect for an answer to to: the anti-amplification
-// limit applies.
-func (c *Community) replyDirect(t AnyMessageType, payload any, to netip.AddrPort) {
-	if pkt := c.buildDirect(t, payload); pkt != nil {
-		c.e.reply(to, pkt)
 	}
 }
 
@@ -275,6 +268,6 @@ func (c *Community) forwardReceived(m *message) {
 		return
 	}
 	for _, a := range c.walk.randomVerified(n, []netip.AddrPort{m.source}) {
-		c.e.reply(a, m.frame.Packet)
+		c.e.send(a, m.frame.Packet)
 	}
 }

@@ -260,7 +260,7 @@ func (c *Community) notifyDestroyed(from netip.AddrPort, pkt []byte) {
 		clear(c.destroyNotified)
 	}
 	c.destroyNotified[from] = c.e.now
-	c.e.reply(from, c.destroyPacket)
+	c.e.send(from, c.destroyPacket)
 }
 
 // check runs the framework's checks for one message, then the
@@ -377,7 +377,7 @@ func (c *Community) checkSynced(m *message, pruning policy.Pruning) Verdict {
 			c.deleteRecords([]Record{rec})
 			return Accept()
 		}
-		c.e.reply(m.source, rec.Packet)
+		c.e.send(m.source, rec.Packet)
 		return drop(DropConflict, "the stored master message is binary-lower")
 	}
 	c.noteEquivocation(m, &rec)
@@ -399,7 +399,7 @@ func lastSyncPair(m *message, rec *Record) bool {
 func (c *Community) lastSyncConflict(m *message, rec *Record) Verdict {
 	if bytes.Compare(m.frame.Packet, rec.Packet) > 0 {
 		if !m.local && m.source.IsValid() {
-			c.e.reply(m.source, rec.Packet)
+			c.e.send(m.source, rec.Packet)
 		}
 		return drop(DropConflict, "a binary-lower last-sync message with the same member and global time is kept")
 	}
@@ -447,7 +447,7 @@ func (c *Community) onDuplicate(m *message, rec *Record) {
 		return
 	}
 	if ok {
-		c.e.reply(m.source, undo.Packet)
+		c.e.send(m.source, undo.Packet)
 	}
 }
 
@@ -538,7 +538,7 @@ func (c *Community) checkHistory(m *message, n int) Verdict {
 		if n == 1 && !m.local {
 			// Dispersy sends the newest message back as proof that the
 			// sender's is outdated.
-			c.e.reply(m.source, h.recs[len(h.recs)-1].packet)
+			c.e.send(m.source, h.recs[len(h.recs)-1].packet)
 		}
 		return drop(DropHistory, "older than the kept history")
 	}

@@ -108,8 +108,8 @@ func (c *Community) sendProof(to netip.AddrPort, proof [2][]byte) {
 		clear(c.proofNotified)
 	}
 	c.proofNotified[to] = c.e.now
-	c.e.reply(to, proof[0])
-	c.e.reply(to, proof[1])
+	c.e.send(to, proof[0])
+	c.e.send(to, proof[1])
 }
 
 // noteEquivocation excludes the author of m, which conflicts with the
@@ -246,7 +246,7 @@ func (c *Community) deleteRecords(recs []Record) {
 // fit), and the sender of the loser is sent the winner.
 func (c *Community) masterConflict(m *message, stored *Record) Verdict {
 	if cmpKeyPacket(stored.GlobalTime, stored.Packet, m.frame.GlobalTime, m.frame.Packet) < 0 {
-		c.e.reply(m.source, stored.Packet)
+		c.e.send(m.source, stored.Packet)
 		return drop(DropSequence, "master sequence conflict: the stored message wins")
 	}
 	var doomed []Record

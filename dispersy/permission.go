@@ -479,7 +479,7 @@ func (c *Community) checkUndo(m *message) Verdict {
 			// the sender.
 			m.undo.loser, m.undo.winner = true, prev.Key()
 			if !m.local && m.source.IsValid() {
-				c.e.reply(m.source, prev.Packet)
+				c.e.send(m.source, prev.Packet)
 			}
 		} else if ok {
 			m.undo.supersedes = prev.Key()
@@ -590,7 +590,7 @@ func (c *Community) sendRefs(to netip.AddrPort, refs []timeline.Ref) {
 			return
 		}
 		if ok {
-			c.e.reply(to, r.Packet)
+			c.e.send(to, r.Packet)
 		}
 	}
 }

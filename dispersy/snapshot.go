@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dispersy-go/dispersy/dispersy/walker"
@@ -149,7 +149,7 @@ func (e *Engine) Snapshot() (Snapshot, error) {
 			return Snapshot{}, fmt.Errorf("dispersy: snapshot of %s: %w", c, err)
 		}
 		cs := CommunitySnapshot{
-			ID: c.cid, Overlay: overlayName(c.overlay), GlobalTime: c.GlobalTime(),
+			ID: c.cid, Overlay: strings.TrimLeft(fmt.Sprintf("%T", c.overlay), "*"), GlobalTime: c.GlobalTime(),
 			Destroyed: c.destroyed, Messages: n, Delayed: c.Delayed(),
 			Peers: c.peers(false), Stats: c.stats,
 		}
@@ -162,17 +162,6 @@ func (e *Engine) Snapshot() (Snapshot, error) {
 	}
 	s.TrackerCommunities = len(e.trackers)
 	return s, nil
-}
-
-func overlayName(o Overlay) string {
-	if o == nil {
-		return ""
-	}
-	t := reflect.TypeOf(o)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.String()
 }
 
 // Snapshot returns the engine's snapshot, taken on its goroutine.

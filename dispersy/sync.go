@@ -245,7 +245,7 @@ func (c *Community) answerSync(to netip.AddrPort, s *SyncRequest) {
 		return
 	}
 	for _, p := range pkts {
-		if !c.e.reply(to, p) {
+		if !c.e.send(to, p) {
 			break
 		}
 		c.e.stats.SyncPackets++

@@ -364,7 +364,7 @@ func (w *walkState) handle(c *Community, m *message) {
 					resp.Sync, _ = c.newSyncRequest(fixed + c.e.cfg.MaxDatagram - fixed - room)
 				}
 			}
-			c.replyDirect(IntroductionResponseType, resp, m.source)
+			c.sendDirect(IntroductionResponseType, resp, m.source)
 			if intro != nil && !c.e.allowPunctureRequest(intro.Sock()) {
 				c.e.stats.Dropped[DropRateLimited]++
 			} else if intro != nil {

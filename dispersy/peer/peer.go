@@ -95,13 +95,14 @@ func Send[T any](c *dispersy.Community, t *dispersy.MessageType[T], payload T, t
 }
 
 // Reply sends payload as a message of type t back to the peer that sent
-// the message being handled: like Send, but as an answer, so the engine's
-// anti-amplification limit applies (dispersy.AsReply) and a request
-// replayed from a spoofed address cannot turn this node against a victim.
+// the message being handled. Like everything the engine sends, it is held
+// to the anti-amplification credit (Config.AmplificationFactor), so a
+// request replayed from a spoofed address cannot turn this node against a
+// victim.
 func Reply[T any](c *dispersy.Community, t *dispersy.MessageType[T], payload T, to Peer) error {
 	if !to.Addr.IsValid() || to.Addr.Port() == 0 {
 		return ErrNoAddress
 	}
-	_, err := dispersy.Create(c, t, payload, dispersy.To(to.Addr), dispersy.AsReply())
+	_, err := dispersy.Create(c, t, payload, dispersy.To(to.Addr))
 	return err
 }

@@ -69,17 +69,14 @@ func (e *Engine) observe() {
 		watch := ev != nil && (ev.PeerAdded != nil || ev.PeerRemoved != nil)
 		last, logged := o.logged["no peers"]
 		alone := e.now.Sub(o.loaded) >= noPeersAfter && (!logged || e.now.Sub(last) >= logInterval) && !c.destroyed
-		if !watch && !alone {
-			continue
-		}
-		peers := c.Peers()
-		if alone && len(peers) == 0 && once(&o.logged, "no peers", e.now) {
+		if alone && c.walk.table.CountVerified(e.now) == 0 && once(&o.logged, "no peers", e.now) {
 			e.log.Warn().Hex("cid", c.cid[:4]).Dur("for", e.now.Sub(o.loaded)).Int("bootstrap", len(e.cfg.Bootstrap)).
 				Msg("community has no verified peers: check that Config.Bootstrap lists reachable peers of this community, that the UDP port is open (firewall, NAT forwarding), and that the peers use the same master key")
 		}
 		if !watch {
 			continue
 		}
+		peers := c.Peers()
 		now := make(map[netip.AddrPort]Peer, len(peers))
 		for _, p := range peers {
 			now[p.Addr] = p

@@ -1,6 +1,7 @@
 package dispersy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -78,7 +79,7 @@ func (c *Community) peers(verifiedOnly bool) []Peer {
 // status pages and metrics.
 type CommunitySnapshot struct {
 	ID keys.CommunityID
-	// Overlay is the Go type name of the community's Overlay.
+	// Overlay names the community: its Definition.Name, else its Overlay's Go type.
 	Overlay    string
 	GlobalTime uint64
 	Destroyed  bool
@@ -149,7 +150,7 @@ func (e *Engine) Snapshot() (Snapshot, error) {
 			return Snapshot{}, fmt.Errorf("dispersy: snapshot of %s: %w", c, err)
 		}
 		cs := CommunitySnapshot{
-			ID: c.cid, Overlay: strings.TrimLeft(fmt.Sprintf("%T", c.overlay), "*"), GlobalTime: c.GlobalTime(),
+			ID: c.cid, Overlay: cmp.Or(c.def.name, strings.TrimLeft(fmt.Sprintf("%T", c.overlay), "*")), GlobalTime: c.GlobalTime(),
 			Destroyed: c.destroyed, Messages: n, Delayed: c.Delayed(),
 			Peers: c.peers(false), Stats: c.stats,
 		}

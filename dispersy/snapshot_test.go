@@ -41,7 +41,7 @@ func TestSnapshotAndPeers(t *testing.T) {
 		t.Fatalf("snapshot: %d communities, member %x", len(s.Communities), s.Member)
 	}
 	cs := s.Communities[0]
-	if cs.Overlay != "dispersytest.DebugCommunity" {
+	if cs.Overlay != "debug" { // DebugCommunity's Definition.Name
 		t.Errorf("overlay name %q", cs.Overlay)
 	}
 	c := e.Communities()[0]

@@ -65,7 +65,7 @@ func TestHTTP(t *testing.T) {
 		t.Fatalf("status.json while the demo ran: %v", errw.err)
 	}
 	st := errw.status
-	if len(st.Member) != 40 || len(st.Communities) != 1 || st.Communities[0].Overlay != "chat.Community" {
+	if len(st.Member) != 40 || len(st.Communities) != 1 || st.Communities[0].Overlay != "chat" {
 		t.Errorf("status.json: member %q, communities %+v", st.Member, st.Communities)
 	}
 	if _, err := getStatus(errw.url); err == nil {

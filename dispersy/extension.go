@@ -21,6 +21,9 @@ type Extension interface {
 	Walked(c *Community, addr netip.AddrPort, globalTime uint64)
 }
 
+// Extensions returns the engine's extensions (Config.Extensions), in order.
+func (e *Engine) Extensions() []Extension { return e.exts }
+
 // NewExtensionType is NewMessageType for an Extension's message types: its
 // id is in the built-in range 192..254 and must not be one the engine uses
 // (a clash is reported when the community is joined).

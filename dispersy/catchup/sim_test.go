@@ -74,6 +74,7 @@ type worldOpts struct {
 	reorder  float64
 	catchup  bool
 	liar     int // index of a lying holder, or -1
+	noSettle bool
 	keepFrom func(holder, k int, r *dispersy.Record) bool
 }
 
@@ -131,8 +132,10 @@ func newWorld(t testing.TB, o worldOpts) *world {
 			t.Fatal(err)
 		}
 	}
-	if err := sim.Net.RunFor(time.Minute); err != nil {
-		t.Fatal(err)
+	if !o.noSettle {
+		if err := sim.Net.RunFor(time.Minute); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return &world{t: t, sim: sim, st: st, msgs: o.msgs, types: []uint8{dt.FullSyncText.ID()}}
 }
@@ -149,7 +152,14 @@ func (w *world) join(limit time.Duration) (*dt.SimPeer, time.Duration) {
 		w.t.Fatal(err)
 	}
 	start := w.sim.Net.Now()
-	if _, err := w.sim.RunUntil(func() bool { return w.count(p) >= w.msgs }, 100*time.Millisecond, limit); err != nil {
+	last := start
+	if _, err := w.sim.RunUntil(func() bool {
+		if testing.Verbose() && w.sim.Net.Now().Sub(last) >= time.Second {
+			last = w.sim.Net.Now()
+			w.t.Logf("%v: %d %+v", last.Sub(start), w.count(p), w.stats(p))
+		}
+		return w.count(p) >= w.msgs
+	}, 100*time.Millisecond, limit); err != nil {
 		w.t.Fatal(err)
 	}
 	return p, w.sim.Net.Now().Sub(start)
@@ -181,5 +191,147 @@ func TestJoinBehindLargeHistory(t *testing.T) {
 	t.Logf("bloom only: %d messages after %v", b.count(bp), limit)
 	if got := b.count(bp); got >= msgs/2 {
 		t.Fatalf("bloom sync alone got %d of %d in %v: the comparison is void", got, msgs, limit)
+	}
+}
+
+// TestRestartAfterMissingLargePart: a peer caught up, went offline while
+// 3,000 more messages were made, and gets them after its restart from the
+// index built at load.
+func TestRestartAfterMissingLargePart(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 2, holders: 4, msgs: 2000, catchup: true, liar: -1})
+	p, took := w.join(time.Minute)
+	if got := w.count(p); got != 2000 {
+		t.Fatalf("joiner holds %d of 2000 after %v", got, took)
+	}
+	if err := w.sim.Stop(p); err != nil {
+		t.Fatal(err)
+	}
+	p0 := w.sim.Peers[0]
+	err := w.sim.Do(p0, func(e *dispersy.Engine) error {
+		for i := range 3000 {
+			if _, err := dispersy.Create(e.Community(debugCID), dt.FullSyncText, dt.Text{Text: fmt.Sprintf("later %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.msgs = 5000
+	if ok, err := w.sim.RunUntil(func() bool {
+		for _, h := range w.sim.Peers[:4] {
+			if w.count(h) < w.msgs {
+				return false
+			}
+		}
+		return true
+	}, 100*time.Millisecond, time.Minute); err != nil || !ok {
+		t.Fatalf("the holders did not get the new messages within a minute (err %v)", err)
+	}
+	if err := w.sim.Restart(p); err != nil {
+		t.Fatal(err)
+	}
+	start := w.sim.Net.Now()
+	ok, err := w.sim.RunUntil(func() bool { return w.count(p) >= w.msgs }, 100*time.Millisecond, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restarted peer: %d messages %v after the restart; %+v", w.count(p), w.sim.Net.Now().Sub(start), w.stats(p))
+	if !ok {
+		t.Fatalf("restarted peer holds %d of %d after a minute", w.count(p), w.msgs)
+	}
+}
+
+// TestTwoPeersEachHoldHalf: peers 1 and 2 each hold every other message;
+// both end with all of them through catch-up.
+func TestTwoPeersEachHoldHalf(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 3, holders: 3, msgs: msgs, catchup: true, liar: -1, noSettle: true,
+		keepFrom: func(holder, k int, r *dispersy.Record) bool {
+			return r.MessageID != dt.FullSyncText.ID() || k%2 == holder-1
+		}})
+	// Peer 0 made the history; it comes back with an empty store (it stays
+	// the bootstrap), so 1 and 2 hold one half each.
+	p0 := w.sim.Peers[0]
+	if err := w.sim.Stop(p0); err != nil {
+		t.Fatal(err)
+	}
+	w.st.m[0] = dt.NewMemStore()
+	if err := w.sim.Restart(p0); err != nil {
+		t.Fatal(err)
+	}
+	a, b := w.sim.Peers[1], w.sim.Peers[2]
+	if w.count(a)+w.count(b) > msgs+2 {
+		t.Fatalf("halves overlap: %d + %d", w.count(a), w.count(b))
+	}
+	start := w.sim.Net.Now()
+	ok, err := w.sim.RunUntil(func() bool { return w.count(a) == msgs && w.count(b) == msgs }, 100*time.Millisecond, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("halves: %d and %d after %v; %+v / %+v", w.count(a), w.count(b), w.sim.Net.Now().Sub(start), w.stats(a), w.stats(b))
+	ha, _ := w.sim.Hashes(a, debugCID, w.types)
+	hb, _ := w.sim.Hashes(b, debugCID, w.types)
+	if !ok || dt.Digest(ha) != dt.Digest(hb) {
+		t.Fatalf("peers hold %d and %d of %d", w.count(a), w.count(b), msgs)
+	}
+	if w.stats(a).IDsReceived == 0 || w.stats(b).IDsReceived == 0 {
+		t.Fatal("the halves did not come through catch-up")
+	}
+}
+
+// TestLyingPeer: one of five holders answers every reconcile message with a
+// random fingerprint. Every session with it ends after at most
+// MaxIdleRounds+1 round trips and it is left alone for Backoff; the joiner
+// still gets everything from the honest holders.
+func TestLyingPeer(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 4, holders: 5, msgs: msgs, catchup: true, liar: 1})
+	p, took := w.join(time.Minute)
+	if got := w.count(p); got != msgs {
+		t.Fatalf("joiner holds %d of %d after %v", got, msgs, took)
+	}
+	if err := w.sim.Net.RunFor(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{}.resolve()
+	liar := w.stats(w.sim.Peers[1])
+	met := uint64(0)
+	for _, q := range w.sim.Peers {
+		if q.Index == 1 {
+			continue
+		}
+		s := w.stats(q)
+		if s.LyingPeers > 1 {
+			t.Errorf("peer %d ended %d sessions with the liar within the backoff of %v", q.Index, s.LyingPeers, o.Backoff)
+		}
+		met += s.LyingPeers
+	}
+	t.Logf("joiner: %v, %+v; liar answered %d messages; %d peers caught it", took, w.stats(p), liar.Answered, met)
+	if met == 0 {
+		t.Fatal("no peer noticed the liar")
+	}
+	// Each peer's session with the liar: at most MaxIdleRounds+1 rounds of
+	// up to MessagesPerRound messages, and each round sent at most
+	// maxSessionTries times.
+	if bound := uint64(len(w.sim.Peers)-1) * uint64((o.MaxIdleRounds+2)*o.MessagesPerRound*maxSessionTries); liar.Answered > bound {
+		t.Fatalf("the liar answered %d messages, more than the bound %d", liar.Answered, bound)
+	}
+}
+
+// TestLossAndReorderDuringTransfer: 5% loss and 20% of datagrams delayed
+// past later ones; the joiner still holds everything, through retries.
+func TestLossAndReorderDuringTransfer(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 5, holders: 4, msgs: msgs, catchup: true, liar: -1, loss: 0.05, reorder: 0.2})
+	p, took := w.join(2 * time.Minute)
+	s := w.stats(p)
+	t.Logf("loss+reorder: %d messages in %v; %+v", w.count(p), took, s)
+	if got := w.count(p); got != msgs {
+		t.Fatalf("joiner holds %d of %d after %v", got, msgs, took)
+	}
+	if s.Timeouts == 0 {
+		t.Fatal("no timeout at 5% loss: the retries were not exercised")
 	}
 }

@@ -41,7 +41,8 @@ type transfer struct {
 	reqs   []*request
 	cwnd   float64
 	given  map[reconcile.ID]bool
-	wake   bool // pump at the next tick
+	wake   bool      // pump at the next tick
+	cut    time.Time // when the window last halved: at most once per timeout
 }
 
 // maxGiven bounds the remembered given-up ids.
@@ -81,7 +82,16 @@ func (t *transfer) arrived(st *state, id reconcile.ID) {
 		return
 	}
 	st.x.stats.IDsReceived++
-	if r.left--; r.left == 0 {
+	if r.left--; r.left > 0 {
+		// The answer's packets leave the holder back to back: once one
+		// arrived, the rest are lost if they do not follow within about
+		// a round trip. Do not hold the window for them.
+		if d := st.now().Add(max(st.rtt, 50*time.Millisecond)); d.Before(r.deadline) {
+			r.deadline = d
+			st.schedule()
+		}
+	}
+	if r.left == 0 {
 		t.reqs = slices.DeleteFunc(t.reqs, func(x *request) bool { return x == r })
 		t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd+1/t.cwnd)
 		t.wake = true
@@ -134,8 +144,11 @@ func (t *transfer) expire(st *state, now time.Time) {
 		}
 		return true
 	})
-	if lost {
+	if lost && now.Sub(t.cut) >= st.rto() {
+		// One loss event per window, as TCP: the requests of one window
+		// that time out together halve it once.
 		t.cwnd = max(1, t.cwnd/2)
+		t.cut = now
 	}
 }
 

@@ -335,3 +335,50 @@ func TestLossAndReorderDuringTransfer(t *testing.T) {
 		t.Fatal("no timeout at 5% loss: the retries were not exercised")
 	}
 }
+
+// TestIdleInSync: once every peer holds the same messages, catch-up costs
+// one round trip per walk exchange (a check of one fingerprint each way)
+// and keeps no timer.
+func TestIdleInSync(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 6, holders: 4, msgs: 1000, catchup: true, liar: -1})
+	p, _ := w.join(time.Minute)
+	if err := w.sim.Net.RunFor(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	before := make([]Stats, len(w.sim.Peers))
+	for i, q := range w.sim.Peers {
+		before[i] = w.stats(q)
+	}
+	if err := w.sim.Net.RunFor(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range w.sim.Peers {
+		a, b := before[i], w.stats(q)
+		sessions, rounds := b.Sessions-a.Sessions, b.Rounds-a.Rounds
+		if sessions == 0 {
+			t.Errorf("peer %d: no check in two minutes of walking", i)
+		}
+		if rounds != sessions || b.IDsRequested != a.IDsRequested {
+			t.Errorf("peer %d in sync: %d sessions took %d round trips and %d ids were requested", i, sessions, rounds, b.IDsRequested-a.IDsRequested)
+		}
+		err := w.sim.Do(q, func(e *dispersy.Engine) error {
+			x, _ := e.Extensions()[0].(*ext)
+			// Our checks (one message per scope) and our answers to the
+			// peers' checks: each one fingerprint (or a short id list).
+			msgs := sessions*uint64(len(x.comms[debugCID].scopes)) + b.Answered - a.Answered
+			if per := (b.BytesSent - a.BytesSent) / msgs; per > 40 {
+				t.Errorf("peer %d: a check message carries %d payload bytes, want one fingerprint", i, per)
+			}
+			for _, n := range e.Community(debugCID).TaskNames() {
+				if n == timerName {
+					t.Errorf("peer %d keeps the catch-up timer while in sync", i)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = p
+}

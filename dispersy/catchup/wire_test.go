@@ -115,9 +115,9 @@ func TestPayloadRejects(t *testing.T) {
 	}
 	for _, hx := range []string{
 		"", "80", "8001", "800100", "80010a0000", // short, count 0
-		"800180000001" + strings.Repeat("11", 16), // overlong varint
+		"800180000001" + strings.Repeat("11", 16),                            // overlong varint
 		"80010a000201" + strings.Repeat("11", 16) + strings.Repeat("10", 16), // ids descend
-		"80010a0001" + strings.Repeat("11", 16) + "00", // trailing byte
+		"80010a0001" + strings.Repeat("11", 16) + "00",                       // trailing byte
 	} {
 		b, _ := hex.DecodeString(hx)
 		if _, err := decodeWant(b); err == nil {

@@ -2,6 +2,7 @@ package catchup
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -74,6 +75,7 @@ type worldOpts struct {
 	reorder  float64
 	catchup  bool
 	liar     int // index of a lying holder, or -1
+	plain    int // index of a peer without catch-up (bloom sync only), or 0
 	noSettle bool
 	keepFrom func(holder, k int, r *dispersy.Record) bool
 }
@@ -97,7 +99,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		cfg.Engine.Extensions = append(cfg.Engine.Extensions, func(e *dispersy.Engine) dispersy.Extension {
 			opts := Options{}.resolve()
 			opts.lie = o.liar >= 0 && e.Me().ID() == liar
-			return &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
+			x := &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
+			if o.plain > 0 && e.Me().ID() == dt.PeerKey(keys.Ed25519, o.seed, o.plain).Public().ID() {
+				return nop{x}
+			}
+			return x
 		})
 	}
 	sim, err := dt.NewSim(cfg)
@@ -381,4 +387,108 @@ func TestIdleInSync(t *testing.T) {
 		}
 	}
 	_ = p
+}
+
+// nop is an extension that does nothing (a peer without catch-up in a
+// simulation where the others have it): it defines the catch-up types
+// with no handlers.
+type nop struct{ x *ext }
+
+func (n nop) Define(d *dispersy.Definition) {
+	dispersy.Register(d, ReconcileType, dispersy.Handlers[Reconcile]{})
+	dispersy.Register(d, WantType, dispersy.Handlers[Want]{})
+}
+func (nop) Applied(*dispersy.Engine, []dispersy.Op)            {}
+func (nop) Walked(*dispersy.Community, netip.AddrPort, uint64) {}
+
+// TestRevokeInTheMiddle: peer 1 is authorized, writes 200 protected
+// messages, is revoked, and (cut off, its clock raised past the revoke)
+// writes 100 more that the timeline refuses. A joiner with catch-up ends
+// with exactly what a peer that got everything by bloom sync holds.
+func TestRevokeInTheMiddle(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 7, holders: 3, msgs: 500, catchup: true, liar: -1, plain: 4})
+	p0, p1 := w.sim.Peers[0], w.sim.Peers[1]
+	do := func(p *dt.SimPeer, f func(c *dispersy.Community) error) {
+		t.Helper()
+		if err := w.sim.Do(p, func(e *dispersy.Engine) error { return f(e.Community(debugCID)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(d time.Duration) {
+		t.Helper()
+		if err := w.sim.Net.RunFor(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(p0, func(c *dispersy.Community) error {
+		_, err := c.Authorize(dispersy.Grants(p1.Key.Public(), dispersy.Permit, dt.ProtectedText), dispersy.WithSigner(dt.DebugMaster))
+		return err
+	})
+	run(10 * time.Second)
+	do(p1, func(c *dispersy.Community) error {
+		for i := range 200 {
+			if _, err := dispersy.Create(c, dt.ProtectedText, dt.Text{Text: fmt.Sprintf("allowed %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	run(30 * time.Second)
+	others := []netip.AddrPort{p0.Addr, w.sim.Peers[2].Addr}
+	if err := w.sim.Net.Partition([]netip.AddrPort{p1.Addr}, others); err != nil {
+		t.Fatal(err)
+	}
+	var revokedAt uint64
+	do(p0, func(c *dispersy.Community) error {
+		m, err := c.Revoke(dispersy.Grants(p1.Key.Public(), dispersy.Permit, dt.ProtectedText), dispersy.WithSigner(dt.DebugMaster))
+		if err == nil {
+			revokedAt = m.GlobalTime
+		}
+		return err
+	})
+	run(10 * time.Second)
+	do(p1, func(c *dispersy.Community) error {
+		c.RaiseGlobalTime(revokedAt + 5)
+		for i := range 100 {
+			if _, err := dispersy.Create(c, dt.ProtectedText, dt.Text{Text: fmt.Sprintf("refused %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	w.sim.Net.Heal()
+	run(time.Minute)
+	joiner, err := w.sim.AddPeer() // peer 3: catch-up
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := w.sim.AddPeer() // peer 4: bloom sync only
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []uint8{dt.FullSyncText.ID(), dt.ProtectedText.ID()}
+	digest := func(p *dt.SimPeer) [32]byte {
+		d, _, err := w.sim.StateDigest(p, debugCID, types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ok, err := w.sim.RunUntil(func() bool {
+		return digest(joiner) == digest(p0) && digest(plain) == digest(p0)
+	}, time.Second, 20*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := func(p *dt.SimPeer) int { return w.sim.Count(p, debugCID, []uint8{dt.ProtectedText.ID()}) }
+	t.Logf("protected messages: peer 0 %d, peer 1 %d, joiner %d, bloom-only %d; joiner %+v", n(p0), n(p1), n(joiner), n(plain), w.stats(joiner))
+	if !ok {
+		t.Fatalf("joiner and bloom-only peer differ from peer 0 after 20 minutes")
+	}
+	if n(joiner) != 200 {
+		t.Fatalf("joiner holds %d protected messages, want the 200 written before the revoke", n(joiner))
+	}
+	if w.stats(joiner).IDsReceived < 500 {
+		t.Fatalf("the history did not come through catch-up: %+v", w.stats(joiner))
+	}
 }

@@ -3,6 +3,7 @@ package catchup
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -490,5 +491,118 @@ func TestRevokeInTheMiddle(t *testing.T) {
 	}
 	if w.stats(joiner).IDsReceived < 500 {
 		t.Fatalf("the history did not come through catch-up: %+v", w.stats(joiner))
+	}
+}
+
+// TestTailCloses (issue #17, close the tail): 300 peers with 5% loss, 100
+// messages from random peers. Once 95% of the peers hold all of them, each
+// peer still missing one gets it within a few walk exchanges: the check at
+// every exchange finds it with the first holder it meets.
+func TestTailCloses(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 100
+	}
+	cfg := dt.DefaultSimConfig(8)
+	cfg.Network.Loss = 0.05
+	if os.Getenv("CATCHUP_OFF") == "" {
+		Enable(&cfg.Engine, Options{})
+	}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddPeers(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	const msgs = 100
+	for i := range msgs {
+		p := sim.Peers[(i*37)%n]
+		err := sim.Do(p, func(e *dispersy.Engine) error {
+			_, err := dispersy.Create(e.Community(debugCID), dt.FullSyncText, dt.Text{Text: fmt.Sprintf("m%d", i)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	types := []uint8{dt.FullSyncText.ID()}
+	complete := func(p *dt.SimPeer) bool { return sim.Count(p, debugCID, types) == msgs }
+	done := func() int {
+		k := 0
+		for _, p := range sim.Peers {
+			if complete(p) {
+				k++
+			}
+		}
+		return k
+	}
+	if ok, err := sim.RunUntil(func() bool { return done()*100 >= 95*n }, 100*time.Millisecond, 10*time.Minute); err != nil || !ok {
+		t.Fatalf("95%% of the peers never held every message (%d of %d, err %v)", done(), n, err)
+	}
+	walks := map[int]uint64{}
+	for _, p := range sim.Peers {
+		if !complete(p) {
+			walks[p.Index] = p.Engine.Stats().WalkReplies
+		}
+	}
+	worst := uint64(0)
+	ok, err := sim.RunUntil(func() bool {
+		for i, w0 := range walks {
+			p := sim.Peers[i]
+			if complete(p) {
+				worst = max(worst, p.Engine.Stats().WalkReplies-w0)
+				delete(walks, i)
+			}
+		}
+		return len(walks) == 0
+	}, 50*time.Millisecond, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d peers: the tail closed within %d walk exchanges of each straggler", n, worst)
+	if !ok {
+		t.Fatalf("%d peers still miss messages after 10 minutes", len(walks))
+	}
+	if worst > 3 {
+		t.Fatalf("a straggler needed %d walk exchanges, want at most 3", worst)
+	}
+}
+
+// TestTailOldMessage: 20 peers with 5% loss hold 3,000 messages; one of
+// them lacks a single old message (the 1,000th). With catch-up it has it
+// after at most 2 walk exchanges (the check at the first exchange finds
+// it); bloom sync alone must first pick a range that covers it.
+func TestTailOldMessage(t *testing.T) {
+	const holders, msgs = 20, 3000
+	exchanges := func(catchup bool) (uint64, bool) {
+		w := newWorld(t, worldOpts{seed: 9, holders: holders, msgs: msgs, catchup: catchup, liar: -1, loss: 0.05, noSettle: true,
+			keepFrom: func(holder, k int, r *dispersy.Record) bool {
+				return holder != holders-1 || r.MessageID != dt.FullSyncText.ID() || k != 1000
+			}})
+		p := w.sim.Peers[holders-1]
+		if got := w.count(p); got != msgs-1 {
+			t.Fatalf("the straggler holds %d messages, want %d", got, msgs-1)
+		}
+		ok, err := w.sim.RunUntil(func() bool { return w.count(p) == msgs }, 100*time.Millisecond, 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Engine.Stats().WalkReplies, ok
+	}
+	with, ok := exchanges(true)
+	without, okBloom := exchanges(false)
+	t.Logf("the old message arrived after %d walk exchanges with catch-up; bloom only: %d (arrived: %v)", with, without, okBloom)
+	if !ok || with > 2 {
+		t.Fatalf("with catch-up the straggler needed %d walk exchanges (arrived: %v), want at most 2", with, ok)
 	}
 }

@@ -48,7 +48,9 @@ func (r *recorder) Define(d *dispersy.Definition) {
 		}
 	}})
 }
-func (r *recorder) Applied(_ *dispersy.Engine, ops []dispersy.Op) { r.applied = append(r.applied, ops...) }
+func (r *recorder) Applied(_ *dispersy.Engine, ops []dispersy.Op) {
+	r.applied = append(r.applied, ops...)
+}
 func (r *recorder) Walked(_ *dispersy.Community, a netip.AddrPort, _ uint64) {
 	r.walked = append(r.walked, a)
 }

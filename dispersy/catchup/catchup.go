@@ -140,7 +140,7 @@ type state struct {
 	scopes []*scope // priority high to low
 	byType [256]*scope
 
-	sess     *session
+	sessions []*session
 	nextSess uint16
 	backoff  map[netip.AddrPort]time.Time
 	checked  map[netip.AddrPort]time.Time

@@ -192,7 +192,6 @@ func TestJoinBehindLargeHistory(t *testing.T) {
 	if s.IDsReceived == 0 || s.Sessions == 0 {
 		t.Fatalf("the messages did not come through catch-up: %+v", s)
 	}
-
 	b := newWorld(t, worldOpts{seed: 1, holders: 5, msgs: msgs, liar: -1})
 	bp, _ := b.join(limit)
 	t.Logf("bloom only: %d messages after %v", b.count(bp), limit)
@@ -340,6 +339,16 @@ func TestLossAndReorderDuringTransfer(t *testing.T) {
 	}
 	if s.Timeouts == 0 {
 		t.Fatal("no timeout at 5% loss: the retries were not exercised")
+	}
+	served := 0
+	for _, h := range w.sim.Peers[:4] {
+		t.Logf("holder %d served %d packets", h.Index, w.stats(h).PacketsServed)
+		if w.stats(h).PacketsServed > 0 {
+			served++
+		}
+	}
+	if served < 2 {
+		t.Fatalf("%d holders served the joiner, want the transfer spread over several", served)
 	}
 }
 

@@ -63,6 +63,16 @@ func (st *state) now() time.Time { return st.x.e.Now() }
 // per scope) with a proven peer we just exchanged a walk with.
 func (st *state) walked(addr netip.AddrPort) {
 	now := st.now()
+	if len(st.checked)+len(st.backoff) > maxBuckets {
+		// Bounded memory under churn: forget expired backoffs and the
+		// times of past checks (they only delay a re-check).
+		clear(st.checked)
+		for a, t := range st.backoff {
+			if !now.Before(t) {
+				delete(st.backoff, a)
+			}
+		}
+	}
 	busy := slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == addr })
 	// One session at a time, or more (other holders for the transfer to
 	// spread over) while ids are still missing.

@@ -98,8 +98,8 @@ type Stats struct {
 	IDsReceived   uint64 // asked-for messages that arrived and were stored
 	IDsGivenUp    uint64 // ids given up after MaxRetries
 	Timeouts      uint64 // want requests and rounds that timed out
-	BytesSent     uint64 // catch-up bytes sent: reconcile, want, answered packets
-	BytesReceived uint64 // reconcile and want payload bytes received
+	BytesSent     uint64 // payload bytes of reconcile and want messages sent, plus answered packets
+	BytesReceived uint64 // payload bytes of reconcile and want messages received
 	PacketsServed uint64 // stored packets sent in answer to dispersy-want
 	LyingPeers    uint64 // sessions ended by a round limit, idle rounds or invalid replies
 	Throttled     uint64 // packets not sent: the peer's upload budget was spent

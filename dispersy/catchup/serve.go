@@ -78,7 +78,9 @@ const maxBuckets = 4096
 // onWant answers a dispersy-want with the stored packets it names, in
 // ascending global time, within the peer's upload budget.
 func (st *state) onWant(from netip.AddrPort, w Want) {
-	st.x.stats.BytesReceived += uint64(2 + 20*len(w.Groups))
+	if b, err := w.AppendBinary(nil); err == nil {
+		st.x.stats.BytesReceived += uint64(len(b))
+	}
 	if !st.x.e.Proven(from) {
 		st.x.stats.Unproven++
 		st.c.Probe(from)

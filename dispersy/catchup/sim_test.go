@@ -113,7 +113,7 @@ func newWorldWith(t testing.TB, o worldOpts, tune func(*Options)) *world {
 			opts.lie = o.liar >= 0 && e.Me().ID() == liar
 			x := &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
 			if o.plain > 0 && e.Me().ID() == dt.PeerKey(keys.Ed25519, o.seed, o.plain).Public().ID() {
-				return nop{x}
+				return nil // no catch-up on this peer
 			}
 			return x
 		})
@@ -511,6 +511,14 @@ func TestRevokeInTheMiddle(t *testing.T) {
 	}
 	if w.stats(joiner).IDsReceived < 500 {
 		t.Fatalf("the history did not come through catch-up: %+v", w.stats(joiner))
+	}
+	if _, ok := StatsOf(plain.Engine); ok {
+		t.Fatal("the bloom-only peer has catch-up")
+	}
+	// The bloom-only peer drops the catch-up messages others send it
+	// (their checks at walk exchanges) as unknown, and counts them.
+	if d := plain.Engine.Stats().Dropped[dispersy.DropUnknownMessage]; d == 0 {
+		t.Fatal("the bloom-only peer counted no dropped catch-up message")
 	}
 }
 

@@ -245,7 +245,8 @@ func (st *state) sendWant(r *request) {
 		p.Groups = append(p.Groups, WantGroup{Lo: w.win.Lo, Hi: w.win.Hi, IDs: []reconcile.ID{w.id}})
 	}
 	st.x.stats.IDsRequested += uint64(len(ws))
-	if _, err := dispersy.Create(st.c, WantType, p, dispersy.To(r.peer)); err == nil {
-		st.x.stats.BytesSent += uint64(2 + 18*len(p.Groups) + 16*len(ws))
+	if m, err := dispersy.Create(st.c, WantType, p, dispersy.To(r.peer)); err == nil {
+		b, _ := m.Payload.AppendBinary(nil)
+		st.x.stats.BytesSent += uint64(len(b))
 	}
 }

@@ -1,6 +1,7 @@
 package catchup
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -205,6 +206,15 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		}
 		msgs, done, err := s.recs[k].ReconcileBatch(replies)
 		found = st.takeNeeds(s, k) || found
+		if errors.Is(err, reconcile.ErrTooManyIDs) || (errors.Is(err, reconcile.ErrRoundLimit) && s.idle == 0) {
+			// A long but productive session (a difference above
+			// reconcile's MaxIDs, ours or theirs, or MaxRounds round
+			// trips): end it without blame; the next walk exchange goes
+			// on from there.
+			st.endSession(s, false)
+			st.schedule()
+			return
+		}
 		if err != nil {
 			st.lied(s)
 			st.schedule()
@@ -217,10 +227,14 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 			next = append(next, part{k, m})
 		}
 	}
-	if found {
+	switch {
+	case found:
 		s.idle = 0
 		defer st.recruit()
-	} else {
+	case !listsIDs(byScope):
+		// Neither a new id nor a list of ids: only fingerprints, what a
+		// liar sends forever. (A round that lists ids we meanwhile got
+		// from another holder is progress on a moving set.)
 		s.idle++
 	}
 	switch {
@@ -319,4 +333,22 @@ func (st *state) tick(*dispersy.Context) error {
 	st.tr.pump(st)
 	st.schedule()
 	return nil
+}
+
+// listsIDs reports whether any reply lists ids.
+func listsIDs(byScope [][][]byte) bool {
+	for _, replies := range byScope {
+		for _, r := range replies {
+			m, err := reconcile.Decode(r)
+			if err != nil {
+				continue
+			}
+			for _, x := range m.Ranges {
+				if x.Mode == reconcile.ModeIDList && len(x.IDs) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -753,3 +753,22 @@ func simCreate(sim *dt.Sim, p *dt.SimPeer, text string) (*dispersy.Message[dt.Te
 	})
 	return m, err
 }
+
+// TestJoinBehind100k: 3 peers hold 100,000 messages; a fresh peer holds
+// them all within a minute of virtual time. About 40 s of CPU: not run
+// with -short (TestJoinBehindLargeHistory covers the same path at 5,000).
+func TestJoinBehind100k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 messages: a measurement for docs/performance.md, about 40 s")
+	}
+	const msgs = 100_000
+	w := newWorld(t, worldOpts{seed: 21, holders: 3, msgs: msgs, catchup: true, liar: -1, noSettle: true})
+	p, took := w.join(time.Minute)
+	t.Logf("%d messages after %v; %+v", w.count(p), took, w.stats(p))
+	if w.count(p) != msgs {
+		t.Fatalf("joiner holds %d of %d after a minute", w.count(p), msgs)
+	}
+	if w.stats(p).LyingPeers != 0 {
+		t.Fatalf("an honest holder was taken for a liar: %+v", w.stats(p))
+	}
+}

@@ -31,10 +31,11 @@ type Options struct {
 	// 512: a large difference takes about one round trip per
 	// MessagesPerRound KB of ids).
 	MaxRounds int
-	// MaxIdleRounds bounds the round trips in a row that find no missing
-	// id (default 16; an honest session needs about log16(n) of them): a
-	// peer that lies in its fingerprints costs at most that many, then it
-	// is not asked again for Backoff.
+	// MaxIdleRounds bounds the round trips in a row that bring neither a
+	// missing id nor an id list, only fingerprints (default 16; an honest
+	// session needs about log16(n) of them): a peer that lies in its
+	// fingerprints costs at most that many, then it is not asked again for
+	// Backoff.
 	MaxIdleRounds int
 	// Backoff is how long a peer whose session failed (round limit, bad
 	// replies, no answer) is not asked again (default 2 minutes).

@@ -181,7 +181,11 @@ func (x *ext) state(c *dispersy.Community) *state {
 		budgets: map[netip.AddrPort]*bucket{}, nextSess: uint16(x.e.Rand().Uint32())}
 	st.tr.init()
 	byPrio := map[uint8]*scope{}
-	for _, t := range c.Types() {
+	types := c.Types()
+	if !slices.ContainsFunc(types, func(t dispersy.MessageSpec) bool { return t.ID == IDReconcile && t.Name == ReconcileType.Name() }) {
+		types = nil // not defined with catch-up (a tracker community): no scopes, no sessions
+	}
+	for _, t := range types {
 		if !policy.BloomSynced(t.Distribution) {
 			continue
 		}

@@ -99,6 +99,7 @@ type Stats struct {
 	IDsReceived   uint64 // asked-for messages that arrived and were stored
 	IDsGivenUp    uint64 // ids given up after MaxRetries
 	Timeouts      uint64 // want requests and rounds that timed out
+	Messages      uint64 // reconcile and want messages sent (datagrams)
 	BytesSent     uint64 // payload bytes of reconcile and want messages sent, plus answered packets
 	BytesReceived uint64 // payload bytes of reconcile and want messages received
 	PacketsServed uint64 // stored packets sent in answer to dispersy-want

@@ -112,6 +112,42 @@ func (st *state) recruit() {
 func (st *state) start(addr netip.AddrPort) {
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
+	if len(st.scopes) > 1 {
+		// One fingerprint of all scopes together first: equal sets cost
+		// one small datagram each way, whatever the number of scopes.
+		msg, err := st.wholeCheck()
+		if err != nil {
+			return
+		}
+		st.sessions = append(st.sessions, s)
+		st.x.stats.Sessions++
+		st.sendRound(s, []part{{wholeScope, msg}})
+		st.schedule()
+		return
+	}
+	st.openScopes(s)
+}
+
+// wholeScope is the part index of a check of all scopes together (scope 0
+// on the wire: no bloom-synced type has priority 0).
+const wholeScope = -1
+
+// wholeCheck is the one-fingerprint message of the union of the scopes.
+func (st *state) wholeCheck() ([]byte, error) {
+	var sum reconcile.Sum
+	for _, sc := range st.scopes {
+		ix, err := st.index(sc)
+		if err != nil {
+			return nil, err
+		}
+		sum = sum.Plus(ix.Total())
+	}
+	m := reconcile.Message{Ranges: []reconcile.Range{{Upper: reconcile.Infinity, Mode: reconcile.ModeFingerprint, Fingerprint: sum.Fingerprint()}}}
+	return m.AppendEncode(nil)
+}
+
+// openScopes sends the first round of every scope: its check.
+func (st *state) openScopes(s *session) {
 	var first []part
 	for k, sc := range st.scopes {
 		ix, err := st.index(sc)
@@ -127,10 +163,20 @@ func (st *state) start(addr netip.AddrPort) {
 		}
 		first = append(first, part{k, msg})
 	}
-	st.sessions = append(st.sessions, s)
-	st.x.stats.Sessions++
+	if !slices.Contains(st.sessions, s) {
+		st.sessions = append(st.sessions, s)
+		st.x.stats.Sessions++
+	}
 	st.sendRound(s, first)
 	st.schedule()
+}
+
+// scopeByte is the wire scope of part k.
+func (st *state) scopeByte(k int) uint8 {
+	if k == wholeScope {
+		return 0
+	}
+	return st.scopes[k].prio
 }
 
 // sendRound sends the messages of the next round.
@@ -148,12 +194,13 @@ func (st *state) transmit(s *session) {
 	s.deadline = s.sentAt.Add(st.rto())
 	s.tries++
 	for i, m := range s.sent {
-		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: st.scopes[m.k].prio, Msg: m.msg})
+		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: st.scopeByte(m.k), Msg: m.msg})
 	}
 }
 
 func (st *state) sendReconcile(to netip.AddrPort, r Reconcile) {
 	if _, err := dispersy.Create(st.c, ReconcileType, r, dispersy.To(to)); err == nil {
+		st.x.stats.Messages++
 		st.x.stats.BytesSent += uint64(len(r.Msg) + reconcileHeader)
 	}
 }
@@ -166,7 +213,7 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		return
 	}
 	s := st.sessions[i]
-	if p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopes[s.sent[p.Index].k].prio {
+	if p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopeByte(s.sent[p.Index].k) {
 		return // stale or not ours
 	}
 	if n := s.parts[p.Index]; n != 0 && n != int(p.Parts) {
@@ -176,6 +223,9 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 	s.parts[p.Index] = int(p.Parts)
 	s.replies[[2]uint8{p.Index, p.Part}] = p.Msg
 	byScope := make([][][]byte, len(st.scopes))
+	if s.sent[0].k == wholeScope {
+		byScope = make([][][]byte, 1) // one reply, handled below
+	}
 	for i, n := range s.parts {
 		if n == 0 {
 			return
@@ -185,7 +235,7 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 			if !ok {
 				return
 			}
-			k := s.sent[i].k
+			k := max(s.sent[i].k, 0)
 			byScope[k] = append(byScope[k], r)
 		}
 	}
@@ -198,6 +248,17 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		}
 	}
 	st.x.stats.Rounds++
+	if s.sent[0].k == wholeScope {
+		// The answer to a check of all scopes: nothing (equal), else
+		// reconcile scope by scope.
+		if m, err := reconcile.Decode(p.Msg); err == nil && len(m.Ranges) == 0 {
+			st.endSession(s, true)
+		} else {
+			st.openScopes(s)
+		}
+		st.schedule()
+		return
+	}
 	var next []part
 	found := false
 	for k, replies := range byScope {

@@ -261,6 +261,7 @@ func (st *state) sendWant(r *request) {
 	}
 	st.x.stats.IDsRequested += uint64(len(ws))
 	if m, err := dispersy.Create(st.c, WantType, p, dispersy.To(r.peer)); err == nil {
+		st.x.stats.Messages++
 		b, _ := m.Payload.AppendBinary(nil)
 		st.x.stats.BytesSent += uint64(len(b))
 	}

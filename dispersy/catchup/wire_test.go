@@ -41,6 +41,8 @@ func goldenPayloads(t testing.TB) []struct {
 		v    interface{ AppendBinary([]byte) ([]byte, error) }
 	}{
 		{"reconcile-check", Reconcile{Session: 0x1234, Round: 1, Part: 0, Parts: 2, Scope: 128, Msg: check}},
+		{"reconcile-whole-check", Reconcile{Session: 7, Round: 1, Part: 0, Parts: 1, Scope: 0, Msg: check}},
+		{"reconcile-whole-equal", Reconcile{Reply: true, Session: 7, Round: 1, Part: 0, Parts: 1, Scope: 0, Msg: skip}},
 		{"reconcile-reply-done", Reconcile{Reply: true, Session: 0x1234, Round: 1, Index: 1, Part: 0, Parts: 1, Scope: 200, Msg: skip}},
 		{"want-two-groups", Want{Scope: 128, Groups: []WantGroup{
 			{Lo: 10, Hi: 10, IDs: []reconcile.ID{id(0x10)}},

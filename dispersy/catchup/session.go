@@ -12,8 +12,8 @@ import (
 )
 
 // session is the initiating side of one reconciliation with one peer: one
-// reconcile.Reconciler per scope, all run in the same round trips (the
-// first round is one check message per scope).
+// reconcile.Reconciler per scope, all run in the same round trips (after a
+// first round that checks all the scopes together with one fingerprint).
 type session struct {
 	peer     netip.AddrPort
 	id       uint16
@@ -60,8 +60,8 @@ func (st *state) rto() time.Duration {
 
 func (st *state) now() time.Time { return st.x.e.Now() }
 
-// walked starts a session (its first round is a check: one fingerprint
-// per scope) with a proven peer we just exchanged a walk with.
+// walked starts a session (its first round is a check: one fingerprint)
+// with a proven peer we just exchanged a walk with.
 func (st *state) walked(addr netip.AddrPort) {
 	now := st.now()
 	if len(st.checked)+len(st.backoff) > maxBuckets {
@@ -108,7 +108,8 @@ func (st *state) recruit() {
 	}
 }
 
-// start opens a session with addr: its first round is a check.
+// start opens a session with addr: its first round is a check of all the
+// scopes together (or of the one scope).
 func (st *state) start(addr netip.AddrPort) {
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}

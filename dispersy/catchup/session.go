@@ -1,0 +1,416 @@
+package catchup
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/reconcile"
+)
+
+// session is the initiating side of one reconciliation with one peer: one
+// reconcile.Reconciler per scope, all run in the same round trips (after a
+// first round that checks all the scopes together with one fingerprint).
+type session struct {
+	peer     netip.AddrPort
+	id       uint16
+	recs     []*reconcile.Reconciler // per scope; nil once that scope is done
+	consumed []int                   // per scope: needs handed to the transfer
+	round    uint16
+	sent     []part              // this round's messages, for retransmission
+	replies  map[[2]uint8][]byte // (index, part) -> reply
+	parts    []int               // per request message: parts announced (0: none yet)
+	sentAt   time.Time
+	deadline time.Time
+	tries    int
+	idle     int // rounds in a row that found no new id
+}
+
+// part is one message of a round: a scope's reconcile message.
+type part struct {
+	k   int
+	msg []byte
+}
+
+// maxSessions bounds the sessions of a community at once.
+const maxSessions = 3
+
+// maxSessionTries is how many times a round is sent before the peer is
+// given up for Options.Backoff.
+const maxSessionTries = 3
+
+// rcfg is the reconcile configuration: messages fit one datagram with the
+// frame (header, global time) and the payload's own header.
+func (st *state) rcfg() reconcile.Config {
+	budget := st.x.e.Config().MaxDatagram - conversion.HeaderSize - 8 - reconcileHeader
+	return reconcile.Config{MaxMessageBytes: max(budget, reconcile.MinMessageBytes),
+		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds}
+}
+
+// rto is the timeout of a round or a request: a few round trips.
+func (st *state) rto() time.Duration {
+	if st.rtt == 0 {
+		return time.Second
+	}
+	return min(max(4*st.rtt, 100*time.Millisecond), 5*time.Second)
+}
+
+func (st *state) now() time.Time { return st.x.e.Now() }
+
+// walked starts a session (its first round is a check: one fingerprint)
+// with a proven peer we just exchanged a walk with.
+func (st *state) walked(addr netip.AddrPort) {
+	now := st.now()
+	if len(st.checked)+len(st.backoff) > maxBuckets {
+		// Bounded memory under churn: forget expired backoffs and the
+		// times of past checks (they only delay a re-check).
+		clear(st.checked)
+		for a, t := range st.backoff {
+			if !now.Before(t) {
+				delete(st.backoff, a)
+			}
+		}
+	}
+	busy := slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == addr })
+	// One session at a time, or more (other holders for the transfer to
+	// spread over) while ids are still missing.
+	limit := 1
+	if len(st.tr.wants) > 0 {
+		limit = maxSessions
+	}
+	if busy || len(st.sessions) >= limit || !st.x.e.Proven(addr) || now.Before(st.backoff[addr]) {
+		return
+	}
+	if t, ok := st.checked[addr]; ok && now.Sub(t) < st.x.o.CheckInterval {
+		return
+	}
+	st.start(addr)
+}
+
+// recruit starts sessions, up to maxSessions, with the other proven
+// verified candidates not reconciled since the transfer began, so that the
+// transfer finds every holder of what is missing and spreads over them.
+func (st *state) recruit() {
+	now := st.now()
+	for _, cand := range st.c.Table().Verified(now) {
+		if len(st.sessions) >= maxSessions || len(st.tr.wants) == 0 {
+			return
+		}
+		a := cand.Sock()
+		if t, ok := st.checked[a]; (ok && !t.Before(st.tr.since)) || now.Before(st.backoff[a]) || !st.x.e.Proven(a) ||
+			slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == a }) {
+			continue
+		}
+		st.start(a)
+	}
+}
+
+// start opens a session with addr: its first round is a check of all the
+// scopes together (or of the one scope).
+func (st *state) start(addr netip.AddrPort) {
+	st.nextSess++
+	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
+	if len(st.scopes) > 1 {
+		// One fingerprint of all scopes together first: equal sets cost
+		// one small datagram each way, whatever the number of scopes.
+		msg, err := st.wholeCheck()
+		if err != nil {
+			return
+		}
+		st.sessions = append(st.sessions, s)
+		st.x.stats.Sessions++
+		st.sendRound(s, []part{{wholeScope, msg}})
+		st.schedule()
+		return
+	}
+	st.openScopes(s)
+}
+
+// wholeScope is the part index of a check of all scopes together (scope 0
+// on the wire: no bloom-synced type has priority 0).
+const wholeScope = -1
+
+// wholeCheck is the one-fingerprint message of the union of the scopes.
+func (st *state) wholeCheck() ([]byte, error) {
+	var sum reconcile.Sum
+	for _, sc := range st.scopes {
+		ix, err := st.index(sc)
+		if err != nil {
+			return nil, err
+		}
+		sum = sum.Plus(ix.Total())
+	}
+	m := reconcile.Message{Ranges: []reconcile.Range{{Upper: reconcile.Infinity, Mode: reconcile.ModeFingerprint, Fingerprint: sum.Fingerprint()}}}
+	return m.AppendEncode(nil)
+}
+
+// openScopes sends the first round of every scope: its check.
+func (st *state) openScopes(s *session) {
+	var first []part
+	for k, sc := range st.scopes {
+		ix, err := st.index(sc)
+		var msg []byte
+		if err == nil {
+			s.recs[k], err = reconcile.NewInitiator(ix, reconcile.Zero, reconcile.Infinity, st.rcfg())
+		}
+		if err == nil {
+			msg, err = s.recs[k].Check()
+		}
+		if err != nil {
+			return
+		}
+		first = append(first, part{k, msg})
+	}
+	if !slices.Contains(st.sessions, s) {
+		st.sessions = append(st.sessions, s)
+		st.x.stats.Sessions++
+	}
+	st.sendRound(s, first)
+	st.schedule()
+}
+
+// scopeByte is the wire scope of part k.
+func (st *state) scopeByte(k int) uint8 {
+	if k == wholeScope {
+		return 0
+	}
+	return st.scopes[k].prio
+}
+
+// sendRound sends the messages of the next round.
+func (st *state) sendRound(s *session, msgs []part) {
+	s.round++
+	s.sent, s.tries = msgs, 0
+	st.transmit(s)
+}
+
+// transmit sends (again) the current round's messages.
+func (st *state) transmit(s *session) {
+	s.replies = map[[2]uint8][]byte{}
+	s.parts = make([]int, len(s.sent))
+	s.sentAt = st.now()
+	s.deadline = s.sentAt.Add(st.rto())
+	s.tries++
+	for i, m := range s.sent {
+		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: st.scopeByte(m.k), Msg: m.msg})
+	}
+}
+
+func (st *state) sendReconcile(to netip.AddrPort, r Reconcile) {
+	if _, err := dispersy.Create(st.c, ReconcileType, r, dispersy.To(to)); err == nil {
+		st.x.stats.Messages++
+		st.x.stats.BytesSent += uint64(len(r.Msg) + reconcileHeader)
+	}
+}
+
+// onReply takes one reply of the current round; when the round is
+// complete it goes on.
+func (st *state) onReply(from netip.AddrPort, p Reconcile) {
+	i := slices.IndexFunc(st.sessions, func(s *session) bool { return s.peer == from })
+	if i < 0 {
+		return
+	}
+	s := st.sessions[i]
+	if p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopeByte(s.sent[p.Index].k) {
+		return // stale or not ours
+	}
+	if n := s.parts[p.Index]; n != 0 && n != int(p.Parts) {
+		st.lied(s)
+		return
+	}
+	s.parts[p.Index] = int(p.Parts)
+	s.replies[[2]uint8{p.Index, p.Part}] = p.Msg
+	byScope := make([][][]byte, len(st.scopes))
+	if s.sent[0].k == wholeScope {
+		byScope = make([][][]byte, 1) // one reply, handled below
+	}
+	for i, n := range s.parts {
+		if n == 0 {
+			return
+		}
+		for j := range n {
+			r, ok := s.replies[[2]uint8{uint8(i), uint8(j)}]
+			if !ok {
+				return
+			}
+			k := max(s.sent[i].k, 0)
+			byScope[k] = append(byScope[k], r)
+		}
+	}
+	if s.tries == 1 {
+		sample := st.now().Sub(s.sentAt)
+		if st.rtt == 0 {
+			st.rtt = sample
+		} else {
+			st.rtt = (7*st.rtt + sample) / 8
+		}
+	}
+	st.x.stats.Rounds++
+	if s.sent[0].k == wholeScope {
+		// The answer to a check of all scopes: nothing (equal), else
+		// reconcile scope by scope.
+		if m, err := reconcile.Decode(p.Msg); err == nil && len(m.Ranges) == 0 {
+			st.endSession(s, true)
+		} else {
+			st.openScopes(s)
+		}
+		st.schedule()
+		return
+	}
+	var next []part
+	found := false
+	for k, replies := range byScope {
+		if replies == nil || s.recs[k] == nil {
+			continue
+		}
+		msgs, done, err := s.recs[k].ReconcileBatch(replies)
+		found = st.takeNeeds(s, k) || found
+		if errors.Is(err, reconcile.ErrTooManyIDs) || (errors.Is(err, reconcile.ErrRoundLimit) && s.idle == 0) {
+			// A long but productive session (a difference above
+			// reconcile's MaxIDs, ours or theirs, or MaxRounds round
+			// trips): end it without blame; the next walk exchange goes
+			// on from there.
+			st.endSession(s, false)
+			st.schedule()
+			return
+		}
+		if err != nil {
+			st.lied(s)
+			st.schedule()
+			return
+		}
+		if done {
+			s.recs[k] = nil
+		}
+		for _, m := range msgs {
+			next = append(next, part{k, m})
+		}
+	}
+	switch {
+	case found:
+		s.idle = 0
+		defer st.recruit()
+	case !listsIDs(byScope):
+		// Neither a new id nor a list of ids: only fingerprints, what a
+		// liar sends forever. (A round that lists ids we meanwhile got
+		// from another holder is progress on a moving set.)
+		s.idle++
+	}
+	switch {
+	case s.idle > st.x.o.MaxIdleRounds || len(next) > 255:
+		st.lied(s)
+	case len(next) == 0:
+		st.endSession(s, true)
+	default:
+		st.sendRound(s, next)
+	}
+	st.schedule()
+}
+
+// takeNeeds hands the ids scope k found since the last call to the
+// transfer and reports whether there were any.
+func (st *state) takeNeeds(s *session, k int) bool {
+	need, win := s.recs[k].Need(), s.recs[k].NeedWindows()
+	prio := st.scopes[k].prio
+	for i := s.consumed[k]; i < len(need); i++ {
+		st.tr.add(st.now(), need[i], win[i], prio, s.peer)
+	}
+	found := len(need) > s.consumed[k]
+	s.consumed[k] = len(need)
+	st.tr.wake = st.tr.wake || found
+	return found
+}
+
+// lied ends the session with a peer that broke the protocol or the round
+// limit: it is not asked again for Options.Backoff.
+func (st *state) lied(s *session) {
+	st.x.stats.LyingPeers++
+	st.backoff[s.peer] = st.now().Add(st.x.o.Backoff)
+	st.endSession(s, false)
+}
+
+// endSession ends the session; ok: it completed.
+func (st *state) endSession(s *session, ok bool) {
+	if ok {
+		st.checked[s.peer] = st.now()
+	}
+	st.sessions = slices.DeleteFunc(st.sessions, func(x *session) bool { return x == s })
+}
+
+// sessionTimeout resends the round, or gives the peer up.
+func (st *state) sessionTimeout(s *session) {
+	st.x.stats.Timeouts++
+	if s.tries >= maxSessionTries {
+		st.backoff[s.peer] = st.now().Add(st.x.o.Backoff)
+		st.endSession(s, false)
+		return
+	}
+	st.transmit(s)
+}
+
+// onReconcile handles a dispersy-reconcile message.
+func (st *state) onReconcile(from netip.AddrPort, p Reconcile) {
+	if p.Reply {
+		st.onReply(from, p)
+		return
+	}
+	st.serveReconcile(from, p)
+}
+
+// schedule sets the one catch-up timer of the community to its earliest
+// deadline (none when idle).
+func (st *state) schedule() {
+	var at time.Time
+	for _, s := range st.sessions {
+		if at.IsZero() || s.deadline.Before(at) {
+			at = s.deadline
+		}
+	}
+	if d, ok := st.tr.deadline(); ok && (at.IsZero() || d.Before(at)) {
+		at = d
+	}
+	if st.tr.wake {
+		at = st.now()
+	}
+	st.c.CancelTask(timerName)
+	if !at.IsZero() {
+		_ = st.c.After(timerName, max(0, at.Sub(st.now())), st.tick)
+	}
+}
+
+const timerName = "dispersy-catchup"
+
+// tick runs the timeouts and the transfer's pump.
+func (st *state) tick(*dispersy.Context) error {
+	now := st.now()
+	for _, s := range slices.Clone(st.sessions) {
+		if !now.Before(s.deadline) {
+			st.sessionTimeout(s)
+		}
+	}
+	st.tr.expire(st, now)
+	st.tr.pump(st)
+	st.schedule()
+	return nil
+}
+
+// listsIDs reports whether any reply lists ids.
+func listsIDs(byScope [][][]byte) bool {
+	for _, replies := range byScope {
+		for _, r := range replies {
+			m, err := reconcile.Decode(r)
+			if err != nil {
+				continue
+			}
+			for _, x := range m.Ranges {
+				if x.Mode == reconcile.ModeIDList && len(x.IDs) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -22,8 +23,13 @@ import (
 type NodeConfig struct {
 	Engine Config
 	// QueueSize bounds the datagrams waiting between the socket and the
-	// engine; when it is full, arrivals are dropped and counted
-	// (DropQueueFull) instead of blocking the socket reader.
+	// engine, in each of two queues: requests from other peers, and the
+	// rest (answers, messages). When one is full, arrivals are dropped and
+	// counted (DropQueueFull) instead of blocking the socket reader. Under
+	// load, requests are shed unverified (DropOverload): those that waited
+	// longer than half the Walker.IntroRequestTimeout (their sender gave
+	// up) and, while more than 64 requests wait, those of a
+	// source beyond 8 per Walker.StepInterval.
 	QueueSize int
 	// BatchSize is the most datagrams handed to the engine at once (one
 	// store transaction).
@@ -95,7 +101,8 @@ type Node struct {
 	eng *Engine
 	ep  Endpoint
 
-	raw      chan Datagram
+	raw      chan queued // answers and messages
+	rawReq   chan queued // requests from other peers, shed first
 	verified chan []Inbound
 	reqs     chan func()
 
@@ -108,6 +115,26 @@ type Node struct {
 	done      chan struct{} // closed when Run returns
 	stop      chan struct{} // closed by Run to stop its goroutines
 	queueDrop atomic.Uint64
+	shed      atomic.Uint64 // DropOverload
+}
+
+// queued is a datagram waiting for the verifier, with its arrival time.
+type queued struct {
+	Inbound
+	at time.Time
+}
+
+// isRequest reports whether pkt asks its receiver for work (an answer, a
+// sync, a puncture), judged by its message id before any verification.
+func isRequest(pkt []byte) bool {
+	if len(pkt) <= conversion.PrefixSize {
+		return false
+	}
+	switch pkt[conversion.PrefixSize] {
+	case IDIntroductionRequest, IDPunctureRequest, IDMissingIdentity, IDMissingMessage, IDMissingProof, IDMissingSequence, IDSignatureRequest:
+		return true
+	}
+	return false
 }
 
 // NewNode returns a node that signs with me, persists to store and talks
@@ -153,7 +180,8 @@ func NewNode(cfg NodeConfig, me *keys.PrivateKey, store Store, ep Endpoint) (*No
 		cfg:      cfg,
 		eng:      eng,
 		ep:       ep,
-		raw:      make(chan Datagram, cfg.QueueSize),
+		raw:      make(chan queued, cfg.QueueSize),
+		rawReq:   make(chan queued, cfg.QueueSize),
 		verified: make(chan []Inbound, 2),
 		reqs:     make(chan func()),
 		quit:     make(chan struct{}),
@@ -197,6 +225,7 @@ func (n *Node) Run(ctx context.Context) error {
 // read takes datagrams off the endpoint and queues copies.
 func (n *Node) read() {
 	buf := make([]byte, n.cfg.Engine.MaxDatagram+1)
+	var bySource map[netip.AddrPort]sendWindow // requests queued per source
 	for {
 		size, from, err := n.ep.Receive(buf)
 		if err != nil {
@@ -210,24 +239,44 @@ func (n *Node) read() {
 				continue
 			}
 		}
-		d := Datagram{Addr: from, Data: append([]byte(nil), buf[:size]...)}
+		d := queued{Inbound{Addr: from, Data: append([]byte(nil), buf[:size]...)}, time.Now()}
+		q := n.raw
+		if isRequest(d.Data) {
+			q = n.rawReq
+			// Under load, one source gets a bounded share of the queue.
+			if len(q) >= loopSlice && !allowEvery(&bySource, from, d.at, n.cfg.Engine.Walker.StepInterval, maxPunctureRequests, n.cfg.Engine.MaxTrackedAddresses) {
+				n.shed.Add(1)
+				continue
+			}
+		}
 		select {
-		case n.raw <- d:
+		case q <- d:
 		default:
 			n.queueDrop.Add(1)
 		}
 	}
 }
 
-// verify groups queued datagrams into batches and checks their signatures
-// in parallel, passing batches to the engine in arrival order.
+// verify groups queued datagrams into batches, answers and messages
+// before requests, sheds what the node cannot keep up with (NodeConfig.
+// QueueSize) and checks the signatures of the rest in parallel.
 func (n *Node) verify() {
 	v := n.eng.Verifier()
+	maxWait := n.cfg.Engine.Walker.IntroRequestTimeout / 2
 	for {
 		var batch []Inbound
+		take := func(d queued, req bool) {
+			if req && time.Since(d.at) > maxWait { // its sender gave up
+				n.shed.Add(1)
+				return
+			}
+			batch = append(batch, d.Inbound)
+		}
 		select {
 		case d := <-n.raw:
-			batch = append(batch, Inbound{Addr: d.Addr, Data: d.Data})
+			take(d, false)
+		case d := <-n.rawReq:
+			take(d, true)
 		case <-n.stop:
 			return
 		}
@@ -235,10 +284,19 @@ func (n *Node) verify() {
 		for len(batch) < n.cfg.BatchSize {
 			select {
 			case d := <-n.raw:
-				batch = append(batch, Inbound{Addr: d.Addr, Data: d.Data})
+				take(d, false)
+				continue
+			default:
+			}
+			select {
+			case d := <-n.rawReq:
+				take(d, true)
 			default:
 				break drain
 			}
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		checkParallel(v, batch, n.cfg.Verifiers)
 		select {
@@ -275,13 +333,21 @@ func checkParallel(v *Verifier, batch []Inbound, workers int) {
 	wg.Wait()
 }
 
-// loop is the only code that touches the engine while Run is active.
+// loopSlice is the most datagrams the engine takes between two looks at
+// the API calls waiting (Node.Do): a batch is handed over in slices.
+const loopSlice = 64
+
+// loop is the only code that touches the engine while Run is active. API
+// calls go first; a batch is taken in slices of loopSlice, with the calls
+// and timers served between slices (batch boundaries do not change
+// outcomes: TestBatchSplitProperty).
 func (n *Node) loop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	if err := n.eng.Tick(time.Now()); err != nil {
 		return err
 	}
+	var pending []Inbound
 	for {
 		n.flushOut()
 		if d, ok := n.eng.NextDeadline(); ok {
@@ -289,19 +355,33 @@ func (n *Node) loop(ctx context.Context) error {
 		} else {
 			timer.Reset(time.Hour)
 		}
+		in, next := n.verified, (chan struct{})(nil)
+		if len(pending) > 0 {
+			in, next = nil, closed
+		}
 		var err error
 		select {
-		case batch := <-n.verified:
-			err = n.eng.ReceiveInbound(time.Now(), batch)
-		case <-timer.C:
-			err = n.eng.Tick(time.Now())
 		case req := <-n.reqs:
 			n.eng.SetTime(time.Now())
 			req()
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-n.quit:
-			return nil
+		default:
+			select {
+			case pending = <-in:
+			case <-next:
+				k := min(len(pending), loopSlice)
+				n.eng.busy = len(n.rawReq) >= loopSlice
+				err = n.eng.ReceiveInbound(time.Now(), pending[:k])
+				pending = pending[k:]
+			case <-timer.C:
+				err = n.eng.Tick(time.Now())
+			case req := <-n.reqs:
+				n.eng.SetTime(time.Now())
+				req()
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-n.quit:
+				return nil
+			}
 		}
 		if err == nil {
 			// A request (Do) may have failed the engine: stop now, not at
@@ -314,8 +394,14 @@ func (n *Node) loop(ctx context.Context) error {
 		if qd := n.queueDrop.Swap(0); qd > 0 {
 			n.eng.stats.Dropped[DropQueueFull] += qd
 		}
+		if sh := n.shed.Swap(0); sh > 0 {
+			n.eng.stats.Dropped[DropOverload] += sh
+		}
 	}
 }
+
+// closed is a closed channel: a select case on it is always ready.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // resolve resolves NodeConfig.BootstrapHosts until ctx is done and hands
 // the engine the bootstrap addresses. A name that fails keeps the

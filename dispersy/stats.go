@@ -81,6 +81,10 @@ const (
 	// message deleted earlier in the same commit; the write was left out
 	// (remote input never stops the engine).
 	DropStoreConflict
+	// DropOverload: the node shed the datagram unverified because it could
+	// not keep up (NodeConfig.QueueSize: a request that waited too long, a
+	// repeat from one source while requests queue up).
+	DropOverload
 	dropReasonCount
 )
 
@@ -119,6 +123,7 @@ var dropNames = [...]string{
 	DropInvalidRequest:    "invalid-request",
 	DropAmplification:     "amplification",
 	DropStoreConflict:     "store-conflict",
+	DropOverload:          "overload",
 }
 
 func (r DropReason) String() string {
@@ -193,6 +198,10 @@ type Stats struct {
 	// TaskFailures counts community tasks (Community.Every, After) that
 	// returned an error or panicked.
 	TaskFailures uint64
+	// PuncturesSuppressed counts puncture requests not acted on because
+	// their target was punctured within the last 10 s: duplicates of a
+	// recent request, not bad input, so not a drop.
+	PuncturesSuppressed uint64
 }
 
 // DroppedTotal returns the number of drops for every reason.
@@ -235,6 +244,7 @@ func (s Stats) String() string {
 	line("walk-replies", s.WalkReplies)
 	line("sync-packets", s.SyncPackets)
 	line("task-failures", s.TaskFailures)
+	line("punctures-suppressed", s.PuncturesSuppressed)
 	for _, r := range DropReasons() {
 		line("dropped "+r.String(), s.Dropped[r])
 	}

@@ -65,9 +65,9 @@ func startOverloadNode(t *testing.T, name string, cost time.Duration, bootstrap 
 }
 
 // floodIntroRequests sends introduction requests (with advice, so each
-// one is answered) from one loopback socket to n, until the returned stop
+// one is answered) carrying sr from one loopback socket to n, until the returned stop
 // is called.
-func floodIntroRequests(t *testing.T, n *dispersy.Node, c *dispersy.Community) (stop func()) {
+func floodIntroRequests(t *testing.T, n *dispersy.Node, c *dispersy.Community, sr *dispersy.SyncRequest) (stop func()) {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -78,7 +78,7 @@ func floodIntroRequests(t *testing.T, n *dispersy.Node, c *dispersy.Community) (
 	key := keys.DeriveKey(keys.Ed25519, []byte("flooder"))
 	var pkts [][]byte
 	for i := range 64 {
-		pkts = append(pkts, scIntroRequest(t, c, key, from, to, true, uint16(i+1), nil))
+		pkts = append(pkts, scIntroRequest(t, c, key, from, to, true, uint16(i+1), sr))
 	}
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
@@ -109,7 +109,7 @@ func floodIntroRequests(t *testing.T, n *dispersy.Node, c *dispersy.Community) (
 // tools/demo measures the figure: do_p99_ms.)
 func TestNodeDoAnsweredUnderFlood(t *testing.T) {
 	n, c := startOverloadNode(t, "flooded", 2*time.Millisecond)
-	stop := floodIntroRequests(t, n, c)
+	stop := floodIntroRequests(t, n, c, nil)
 	var worst time.Duration
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -160,7 +160,7 @@ func TestNodeRequestFloodDoesNotStarveResponses(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	stop := floodIntroRequests(t, a, c)
+	stop := floodIntroRequests(t, a, c, nil)
 	defer stop()
 	time.Sleep(500 * time.Millisecond) // the queues fill
 	before := replies()
@@ -169,5 +169,38 @@ func TestNodeRequestFloodDoesNotStarveResponses(t *testing.T) {
 	t.Logf("walk replies during 5 s of flood: %d", got)
 	if got < 1 {
 		t.Errorf("%d of the helper's answers reached the flooded node's walker in 5 s (25 steps), want at least 1", got)
+	}
+}
+
+// Issue #17: a node that sheds load answers introduction requests without
+// their bloom-filter sync, the costly part of the answer: a flood of sync
+// requests does not become a flood of sync answers.
+func TestNodeBusyAnswersWithoutSync(t *testing.T) {
+	n, c := startOverloadNode(t, "flooded", 2*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := n.Do(ctx, func(*dispersy.Engine) error {
+		_, err := dispersy.Create(c, dt.FullSyncText, dt.Text{Text: "held"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := floodIntroRequests(t, n, c, scSyncAll(t, 1, 0, 1, 0))
+	defer stop()
+	time.Sleep(500 * time.Millisecond) // the queues fill
+	s0, err := n.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	s1, err := n.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled, synced := s1.Handled-s0.Handled, s1.SyncPackets-s0.SyncPackets
+	t.Logf("under the flood: %d requests handled, %d sync packets sent", handled, synced)
+	if handled == 0 || synced*4 > handled {
+		t.Errorf("%d sync packets for %d requests handled under the flood, want under a quarter", synced, handled)
 	}
 }

@@ -334,8 +334,13 @@ func checkParallel(v *Verifier, batch []Inbound, workers int) {
 }
 
 // loopSlice is the most datagrams the engine takes between two looks at
-// the API calls waiting (Node.Do): a batch is handed over in slices.
-const loopSlice = 64
+// the API calls waiting (Node.Do): a batch is handed over in slices, halved
+// while one takes longer than sliceTime, doubled while one takes under a
+// quarter of it.
+const (
+	loopSlice = 64
+	sliceTime = 10 * time.Millisecond
+)
 
 // loop is the only code that touches the engine while Run is active. API
 // calls go first; a batch is taken in slices of loopSlice, with the calls
@@ -348,6 +353,7 @@ func (n *Node) loop(ctx context.Context) error {
 		return err
 	}
 	var pending []Inbound
+	slice, busyUntil := loopSlice, time.Time{}
 	for {
 		n.flushOut()
 		if d, ok := n.eng.NextDeadline(); ok {
@@ -368,10 +374,16 @@ func (n *Node) loop(ctx context.Context) error {
 			select {
 			case pending = <-in:
 			case <-next:
-				k := min(len(pending), loopSlice)
-				n.eng.busy = len(n.rawReq) >= loopSlice
-				err = n.eng.ReceiveInbound(time.Now(), pending[:k])
+				k, t0 := min(len(pending), slice), time.Now()
+				n.eng.busy = t0.Before(busyUntil)
+				err = n.eng.ReceiveInbound(t0, pending[:k])
 				pending = pending[k:]
+				n.flushOut()
+				if d := time.Since(t0); d > sliceTime {
+					slice = max(slice/2, 1)
+				} else if d < sliceTime/4 {
+					slice = min(slice*2, loopSlice)
+				}
 			case <-timer.C:
 				err = n.eng.Tick(time.Now())
 			case req := <-n.reqs:
@@ -395,7 +407,9 @@ func (n *Node) loop(ctx context.Context) error {
 			n.eng.stats.Dropped[DropQueueFull] += qd
 		}
 		if sh := n.shed.Swap(0); sh > 0 {
+			// Shedding: answer introduction requests without sync for a step.
 			n.eng.stats.Dropped[DropOverload] += sh
+			busyUntil = time.Now().Add(n.cfg.Engine.Walker.StepInterval)
 		}
 	}
 }

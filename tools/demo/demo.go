@@ -285,6 +285,7 @@ func (d *runner) finish(res *result) {
 		cancel()
 		if err == nil {
 			res.duplicates += st.DroppedBy(dispersy.DropDuplicate)
+			res.latency.Shed += st.DroppedBy(dispersy.DropOverload) + st.DroppedBy(dispersy.DropQueueFull)
 		}
 	}
 }

@@ -15,12 +15,16 @@ const latencyEvery = 100 * time.Millisecond
 // latencyReport is the -json part about API latency: a trivial Node.Do
 // (a function that returns nil) timed on every peer every 100 ms from the
 // start until the run's figures are taken. A call still waiting when the
-// sampling stops counts with the time it has waited so far.
+// sampling stops counts with the time it has waited so far. Shed is
+// filled from the peers' Stats.
 type latencyReport struct {
 	DoSamples int     `json:"do_samples"`
 	DoP50MS   float64 `json:"do_p50_ms"`
 	DoP99MS   float64 `json:"do_p99_ms"`
 	DoMaxMS   float64 `json:"do_max_ms"`
+	// Shed counts the datagrams every peer dropped unverified because it
+	// could not keep up (DropOverload and DropQueueFull).
+	Shed uint64 `json:"shed"`
 }
 
 // latencySampler times Node.Do on every peer until stop.

@@ -17,7 +17,7 @@ func TestLatencyReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &fields); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"do_samples", "do_p50_ms", "do_p99_ms", "do_max_ms"} {
+	for _, k := range []string{"do_samples", "do_p50_ms", "do_p99_ms", "do_max_ms", "shed"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("stdout %q has no %q", out, k)
 		}

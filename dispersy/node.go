@@ -307,11 +307,15 @@ func (n *Node) verify() {
 	}
 }
 
-// checkParallel runs v.Check over batch on up to workers goroutines.
+// checkParallel runs v.Check over batch on up to workers goroutines. They
+// yield after each check: otherwise, with many nodes in one process, an
+// engine loop (and the API calls it serves) waits behind up to 10 ms
+// scheduler slices of every busy verifier.
 func checkParallel(v *Verifier, batch []Inbound, workers int) {
 	if workers <= 1 || len(batch) < 2 {
 		for i := range batch {
 			v.Check(&batch[i])
+			runtime.Gosched()
 		}
 		return
 	}
@@ -327,6 +331,7 @@ func checkParallel(v *Verifier, batch []Inbound, workers int) {
 					return
 				}
 				v.Check(&batch[i])
+				runtime.Gosched()
 			}
 		}()
 	}

@@ -23,13 +23,10 @@ import (
 type NodeConfig struct {
 	Engine Config
 	// QueueSize bounds the datagrams waiting between the socket and the
-	// engine, in each of two queues: requests from other peers, and the
-	// rest (answers, messages). When one is full, arrivals are dropped and
-	// counted (DropQueueFull) instead of blocking the socket reader. Under
-	// load, requests are shed unverified (DropOverload): those that waited
-	// longer than half the Walker.IntroRequestTimeout (their sender gave
-	// up) and, while more than 64 requests wait, those of a
-	// source beyond 8 per Walker.StepInterval.
+	// engine in each of two queues (requests from peers; the rest); when
+	// one is full, arrivals are dropped and counted (DropQueueFull) instead
+	// of blocking the socket reader. docs/security.md, "Overload and
+	// shedding", says which requests are shed unverified (DropOverload).
 	QueueSize int
 	// BatchSize is the most datagrams handed to the engine at once (one
 	// store transaction).
@@ -124,8 +121,7 @@ type queued struct {
 	at time.Time
 }
 
-// isRequest reports whether pkt asks its receiver for work (an answer, a
-// sync, a puncture), judged by its message id before any verification.
+// isRequest reports whether pkt asks for work, by its unverified message id.
 func isRequest(pkt []byte) bool {
 	if len(pkt) <= conversion.PrefixSize {
 		return false
@@ -295,9 +291,6 @@ func (n *Node) verify() {
 				break drain
 			}
 		}
-		if len(batch) == 0 {
-			continue
-		}
 		checkParallel(v, batch, n.cfg.Verifiers)
 		select {
 		case n.verified <- batch:
@@ -307,10 +300,8 @@ func (n *Node) verify() {
 	}
 }
 
-// checkParallel runs v.Check over batch on up to workers goroutines. They
-// yield after each check: otherwise, with many nodes in one process, an
-// engine loop (and the API calls it serves) waits behind up to 10 ms
-// scheduler slices of every busy verifier.
+// checkParallel runs v.Check over batch on up to workers goroutines, which
+// yield after each check so that engine loops do not wait behind them.
 func checkParallel(v *Verifier, batch []Inbound, workers int) {
 	if workers <= 1 || len(batch) < 2 {
 		for i := range batch {
@@ -338,19 +329,13 @@ func checkParallel(v *Verifier, batch []Inbound, workers int) {
 	wg.Wait()
 }
 
-// loopSlice is the most datagrams the engine takes between two looks at
-// the API calls waiting (Node.Do): a batch is handed over in slices, halved
-// while one takes longer than sliceTime, doubled while one takes under a
-// quarter of it.
-const (
-	loopSlice = 64
-	sliceTime = 10 * time.Millisecond
-)
+// loopSlice bounds the datagrams the engine takes between two looks at the
+// API calls waiting; a slice is halved while it takes over sliceTime.
+const loopSlice, sliceTime = 64, 10 * time.Millisecond
 
 // loop is the only code that touches the engine while Run is active. API
-// calls go first; a batch is taken in slices of loopSlice, with the calls
-// and timers served between slices (batch boundaries do not change
-// outcomes: TestBatchSplitProperty).
+// calls go first, then a slice of a batch or a timer (batch boundaries do
+// not change outcomes: TestBatchSplitProperty).
 func (n *Node) loop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -411,8 +396,7 @@ func (n *Node) loop(ctx context.Context) error {
 		if qd := n.queueDrop.Swap(0); qd > 0 {
 			n.eng.stats.Dropped[DropQueueFull] += qd
 		}
-		if sh := n.shed.Swap(0); sh > 0 {
-			// Shedding: answer introduction requests without sync for a step.
+		if sh := n.shed.Swap(0); sh > 0 { // answer without sync for a step
 			n.eng.stats.Dropped[DropOverload] += sh
 			busyUntil = time.Now().Add(n.cfg.Engine.Walker.StepInterval)
 		}

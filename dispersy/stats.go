@@ -82,8 +82,7 @@ const (
 	// (remote input never stops the engine).
 	DropStoreConflict
 	// DropOverload: the node shed the datagram unverified because it could
-	// not keep up (NodeConfig.QueueSize: a request that waited too long, a
-	// repeat from one source while requests queue up).
+	// not keep up (docs/security.md, "Overload and shedding").
 	DropOverload
 	dropReasonCount
 )
@@ -198,9 +197,8 @@ type Stats struct {
 	// TaskFailures counts community tasks (Community.Every, After) that
 	// returned an error or panicked.
 	TaskFailures uint64
-	// PuncturesSuppressed counts puncture requests not acted on because
-	// their target was punctured within the last 10 s: duplicates of a
-	// recent request, not bad input, so not a drop.
+	// PuncturesSuppressed counts puncture requests for a target punctured
+	// within 10 s: duplicates, not bad input, so not drops.
 	PuncturesSuppressed uint64
 }
 

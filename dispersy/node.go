@@ -291,19 +291,13 @@ func (n *Node) verify() {
 	}
 }
 
-// yieldEvery yields every 16 checks (about 1 ms): engine loops wait less.
-func yieldEvery(i int) {
-	if i%16 == 15 {
-		runtime.Gosched()
-	}
-}
-
-// checkParallel runs v.Check over batch on up to workers goroutines.
+// checkParallel runs v.Check over batch on up to workers goroutines, which
+// yield after each check so that engine loops do not wait behind them.
 func checkParallel(v *Verifier, batch []Inbound, workers int) {
 	if workers <= 1 || len(batch) < 2 {
 		for i := range batch {
 			v.Check(&batch[i])
-			yieldEvery(i)
+			runtime.Gosched()
 		}
 		return
 	}
@@ -319,7 +313,7 @@ func checkParallel(v *Verifier, batch []Inbound, workers int) {
 					return
 				}
 				v.Check(&batch[i])
-				yieldEvery(i)
+				runtime.Gosched()
 			}
 		}()
 	}

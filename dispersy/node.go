@@ -387,9 +387,11 @@ func (n *Node) loop(ctx context.Context) error {
 		if qd := n.queueDrop.Swap(0); qd > 0 {
 			n.eng.stats.Dropped[DropQueueFull] += qd
 		}
-		if sh := n.shed.Swap(0); sh > 0 { // answer without sync for a step
+		if sh := n.shed.Swap(0); sh > 0 {
 			n.eng.stats.Dropped[DropOverload] += sh
-			busyUntil = time.Now().Add(n.cfg.Engine.Walker.StepInterval)
+			if sh >= loopSlice { // flooded: answer without sync for a step
+				busyUntil = time.Now().Add(n.cfg.Engine.Walker.StepInterval)
+			}
 		}
 	}
 }

@@ -76,6 +76,7 @@ type Engine struct {
 	out      []Datagram
 	stats    Stats
 	flushing bool
+	busy     bool // the runner is shedding load: answer introduction requests without sync (Node)
 	batch    Batch
 	queued   []*message           // messages committed in the current flush, to handle
 	logged   map[string]time.Time // diagnostics: cause -> last logged (events.go)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -22,8 +23,10 @@ import (
 type NodeConfig struct {
 	Engine Config
 	// QueueSize bounds the datagrams waiting between the socket and the
-	// engine; when it is full, arrivals are dropped and counted
-	// (DropQueueFull) instead of blocking the socket reader.
+	// engine in each of two queues (requests from peers; the rest); when
+	// one is full, arrivals are dropped and counted (DropQueueFull) instead
+	// of blocking the socket reader. docs/security.md, "Overload and
+	// shedding", says which requests are shed unverified (DropOverload).
 	QueueSize int
 	// BatchSize is the most datagrams handed to the engine at once (one
 	// store transaction).
@@ -95,7 +98,8 @@ type Node struct {
 	eng *Engine
 	ep  Endpoint
 
-	raw      chan Datagram
+	raw      chan queued // answers and messages
+	rawReq   chan queued // requests from other peers, shed first
 	verified chan []Inbound
 	reqs     chan func()
 
@@ -108,7 +112,17 @@ type Node struct {
 	done      chan struct{} // closed when Run returns
 	stop      chan struct{} // closed by Run to stop its goroutines
 	queueDrop atomic.Uint64
+	shed      atomic.Uint64 // DropOverload
 }
+
+// queued is a datagram waiting for the verifier, with its arrival time.
+type queued struct {
+	Inbound
+	at time.Time
+}
+
+// requestIDs are the message ids of requests: they ask the node for work.
+var requestIDs = [256]bool{IDIntroductionRequest: true, IDPunctureRequest: true, IDMissingIdentity: true, IDMissingMessage: true, IDMissingProof: true, IDMissingSequence: true, IDSignatureRequest: true}
 
 // NewNode returns a node that signs with me, persists to store and talks
 // through ep. Call Run to start it.
@@ -153,7 +167,8 @@ func NewNode(cfg NodeConfig, me *keys.PrivateKey, store Store, ep Endpoint) (*No
 		cfg:      cfg,
 		eng:      eng,
 		ep:       ep,
-		raw:      make(chan Datagram, cfg.QueueSize),
+		raw:      make(chan queued, cfg.QueueSize),
+		rawReq:   make(chan queued, cfg.QueueSize),
 		verified: make(chan []Inbound, 2),
 		reqs:     make(chan func()),
 		quit:     make(chan struct{}),
@@ -197,6 +212,7 @@ func (n *Node) Run(ctx context.Context) error {
 // read takes datagrams off the endpoint and queues copies.
 func (n *Node) read() {
 	buf := make([]byte, n.cfg.Engine.MaxDatagram+1)
+	var bySource map[netip.AddrPort]sendWindow // requests queued per source
 	for {
 		size, from, err := n.ep.Receive(buf)
 		if err != nil {
@@ -210,24 +226,44 @@ func (n *Node) read() {
 				continue
 			}
 		}
-		d := Datagram{Addr: from, Data: append([]byte(nil), buf[:size]...)}
+		d := queued{Inbound{Addr: from, Data: append([]byte(nil), buf[:size]...)}, time.Now()}
+		q := n.raw
+		if size > conversion.PrefixSize && requestIDs[d.Data[conversion.PrefixSize]] {
+			q = n.rawReq
+			// Under load, one source gets a bounded share of the queue.
+			if len(q) >= loopSlice && !allowEvery(&bySource, from, d.at, n.cfg.Engine.Walker.StepInterval, maxPunctureRequests, n.cfg.Engine.MaxTrackedAddresses) {
+				n.shed.Add(1)
+				continue
+			}
+		}
 		select {
-		case n.raw <- d:
+		case q <- d:
 		default:
 			n.queueDrop.Add(1)
 		}
 	}
 }
 
-// verify groups queued datagrams into batches and checks their signatures
-// in parallel, passing batches to the engine in arrival order.
+// verify groups queued datagrams into batches, answers and messages
+// before requests, sheds what the node cannot keep up with (NodeConfig.
+// QueueSize) and checks the signatures of the rest in parallel.
 func (n *Node) verify() {
 	v := n.eng.Verifier()
+	maxWait := n.cfg.Engine.Walker.IntroRequestTimeout / 2
 	for {
 		var batch []Inbound
+		take := func(d queued, req bool) {
+			if req && time.Since(d.at) > maxWait { // its sender gave up
+				n.shed.Add(1)
+				return
+			}
+			batch = append(batch, d.Inbound)
+		}
 		select {
 		case d := <-n.raw:
-			batch = append(batch, Inbound{Addr: d.Addr, Data: d.Data})
+			take(d, false)
+		case d := <-n.rawReq:
+			take(d, true)
 		case <-n.stop:
 			return
 		}
@@ -235,7 +271,13 @@ func (n *Node) verify() {
 		for len(batch) < n.cfg.BatchSize {
 			select {
 			case d := <-n.raw:
-				batch = append(batch, Inbound{Addr: d.Addr, Data: d.Data})
+				take(d, false)
+				continue
+			default:
+			}
+			select {
+			case d := <-n.rawReq:
+				take(d, true)
 			default:
 				break drain
 			}
@@ -249,11 +291,13 @@ func (n *Node) verify() {
 	}
 }
 
-// checkParallel runs v.Check over batch on up to workers goroutines.
+// checkParallel runs v.Check over batch on up to workers goroutines, which
+// yield after each check so that engine loops do not wait behind them.
 func checkParallel(v *Verifier, batch []Inbound, workers int) {
 	if workers <= 1 || len(batch) < 2 {
 		for i := range batch {
 			v.Check(&batch[i])
+			runtime.Gosched()
 		}
 		return
 	}
@@ -269,19 +313,28 @@ func checkParallel(v *Verifier, batch []Inbound, workers int) {
 					return
 				}
 				v.Check(&batch[i])
+				runtime.Gosched()
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-// loop is the only code that touches the engine while Run is active.
+// loopSlice bounds the datagrams the engine takes between two looks at the
+// API calls waiting; a slice is halved while it takes over sliceTime.
+const loopSlice, sliceTime = 64, 10 * time.Millisecond
+
+// loop is the only code that touches the engine while Run is active. API
+// calls go first, then a slice of a batch or a timer (batch boundaries do
+// not change outcomes: TestBatchSplitProperty).
 func (n *Node) loop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	if err := n.eng.Tick(time.Now()); err != nil {
 		return err
 	}
+	var pending []Inbound
+	slice, busyUntil := loopSlice, time.Time{}
 	for {
 		n.flushOut()
 		if d, ok := n.eng.NextDeadline(); ok {
@@ -289,19 +342,39 @@ func (n *Node) loop(ctx context.Context) error {
 		} else {
 			timer.Reset(time.Hour)
 		}
+		in, next := n.verified, (chan struct{})(nil)
+		if len(pending) > 0 {
+			in, next = nil, closed
+		}
 		var err error
 		select {
-		case batch := <-n.verified:
-			err = n.eng.ReceiveInbound(time.Now(), batch)
-		case <-timer.C:
-			err = n.eng.Tick(time.Now())
 		case req := <-n.reqs:
 			n.eng.SetTime(time.Now())
 			req()
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-n.quit:
-			return nil
+		default:
+			select {
+			case pending = <-in:
+			case <-next:
+				k, t0 := min(len(pending), slice), time.Now()
+				n.eng.busy = t0.Before(busyUntil)
+				err = n.eng.ReceiveInbound(t0, pending[:k])
+				pending = pending[k:]
+				n.flushOut()
+				if d := time.Since(t0); d > sliceTime {
+					slice = max(slice/2, 1)
+				} else if d < sliceTime/4 {
+					slice = min(slice*2, loopSlice)
+				}
+			case <-timer.C:
+				err = n.eng.Tick(time.Now())
+			case req := <-n.reqs:
+				n.eng.SetTime(time.Now())
+				req()
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-n.quit:
+				return nil
+			}
 		}
 		if err == nil {
 			// A request (Do) may have failed the engine: stop now, not at
@@ -314,8 +387,17 @@ func (n *Node) loop(ctx context.Context) error {
 		if qd := n.queueDrop.Swap(0); qd > 0 {
 			n.eng.stats.Dropped[DropQueueFull] += qd
 		}
+		if sh := n.shed.Swap(0); sh > 0 {
+			n.eng.stats.Dropped[DropOverload] += sh
+			if sh >= loopSlice { // flooded: answer without sync for a step
+				busyUntil = time.Now().Add(n.cfg.Engine.Walker.StepInterval)
+			}
+		}
 	}
 }
+
+// closed is a closed channel: a select case on it is always ready.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // resolve resolves NodeConfig.BootstrapHosts until ctx is done and hands
 // the engine the bootstrap addresses. A name that fails keeps the

@@ -81,6 +81,9 @@ const (
 	// message deleted earlier in the same commit; the write was left out
 	// (remote input never stops the engine).
 	DropStoreConflict
+	// DropOverload: the node shed the datagram unverified because it could
+	// not keep up (docs/security.md, "Overload and shedding").
+	DropOverload
 	dropReasonCount
 )
 
@@ -119,6 +122,7 @@ var dropNames = [...]string{
 	DropInvalidRequest:    "invalid-request",
 	DropAmplification:     "amplification",
 	DropStoreConflict:     "store-conflict",
+	DropOverload:          "overload",
 }
 
 func (r DropReason) String() string {
@@ -193,6 +197,9 @@ type Stats struct {
 	// TaskFailures counts community tasks (Community.Every, After) that
 	// returned an error or panicked.
 	TaskFailures uint64
+	// PuncturesSuppressed counts puncture requests for a target punctured
+	// within 10 s: duplicates, not bad input, so not drops.
+	PuncturesSuppressed uint64
 }
 
 // DroppedTotal returns the number of drops for every reason.
@@ -235,6 +242,7 @@ func (s Stats) String() string {
 	line("walk-replies", s.WalkReplies)
 	line("sync-packets", s.SyncPackets)
 	line("task-failures", s.TaskFailures)
+	line("punctures-suppressed", s.PuncturesSuppressed)
 	for _, r := range DropReasons() {
 		line("dropped "+r.String(), s.Dropped[r])
 	}

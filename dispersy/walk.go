@@ -375,7 +375,7 @@ func (w *walkState) handle(c *Community, m *message) {
 				c.sendDirect(PunctureRequestType, PunctureRequest{WalkerLAN: lan, WalkerWAN: wan, Identifier: p.Identifier}, intro.Sock())
 			}
 		}
-		if p.Sync != nil {
+		if p.Sync != nil && !c.e.busy {
 			c.answerSync(m.source, p.Sync)
 		}
 	case IntroductionResponse:
@@ -409,7 +409,7 @@ func (w *walkState) handle(c *Community, m *message) {
 	case PunctureRequest:
 		target := a.SockFor(p.WalkerLAN, p.WalkerWAN)
 		if !c.allowPuncture(target) {
-			c.e.stats.Dropped[DropRateLimited]++
+			c.e.stats.PuncturesSuppressed++ // punctured recently: not bad input
 			return
 		}
 		c.sendDirect(PunctureType, Puncture{SourceLAN: a.LAN(), SourceWAN: a.WAN(), Identifier: p.Identifier}, target)

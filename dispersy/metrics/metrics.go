@@ -70,6 +70,7 @@ var nodeCounters = []counter{
 	{desc("walks_total", "Introduction requests the walker sent."), func(s *dispersy.Stats) uint64 { return s.Walks }},
 	{desc("walk_replies_total", "Introduction requests that were answered."), func(s *dispersy.Stats) uint64 { return s.WalkReplies }},
 	{desc("sync_packets_total", "Packets sent in answer to bloom-filter syncs."), func(s *dispersy.Stats) uint64 { return s.SyncPackets }},
+	{desc("punctures_suppressed_total", "Puncture requests for a target punctured within 10 s (duplicates, not drops)."), func(s *dispersy.Stats) uint64 { return s.PuncturesSuppressed }},
 }
 
 var (

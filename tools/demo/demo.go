@@ -119,6 +119,7 @@ type runner struct {
 	peers    []*peer
 	deadline time.Time // the end of -timeout, counted from the start
 	stopHTTP func()    // -http's server, when serving
+	lat      *latencySampler
 }
 
 // result is what a run found.
@@ -138,6 +139,7 @@ type result struct {
 	cpu                time.Duration
 	maxRSS             uint64
 	idleCores          float64 // -1: not measured
+	latency            latencyReport
 }
 
 // report is the -json output.
@@ -161,6 +163,7 @@ type report struct {
 	Duplicates       uint64   `json:"duplicates"`
 	IdleSeconds      float64  `json:"idle_seconds,omitempty"`
 	IdleCPUCores     *float64 `json:"idle_cpu_cores,omitempty"`
+	latencyReport
 }
 
 func (r result) report(o options) report {
@@ -171,7 +174,7 @@ func (r result) report(o options) report {
 		ReadySeconds: r.readyAfter.Seconds(), Seconds: r.elapsed.Seconds(),
 		CPUSeconds: r.cpu.Seconds(), BytesSent: r.bytes, DatagramsSent: r.datagrams,
 		Deliveries: r.deliveries, MaxRSSMB: float64(r.maxRSS) / (1 << 20),
-		MissingAtEnd: r.missing, Duplicates: r.duplicates,
+		MissingAtEnd: r.missing, Duplicates: r.duplicates, latencyReport: r.latency,
 	}
 	if r.deliveries > 0 {
 		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
@@ -216,6 +219,7 @@ func (d *runner) run(ctx context.Context) (result, error) {
 	if err := d.start(ctx); err != nil {
 		return res, err
 	}
+	d.lat = sampleLatency(d.peers)
 	if err := d.serveStatus(); err != nil {
 		return res, err
 	}
@@ -268,6 +272,7 @@ func (d *runner) run(ctx context.Context) (result, error) {
 // finish records the traffic and the process's resources at the end of
 // the run.
 func (d *runner) finish(res *result) {
+	res.latency = d.lat.stop()
 	for _, p := range d.peers {
 		res.bytes += p.ep.bytes.Load()
 		res.datagrams += p.ep.datagrams.Load()
@@ -280,6 +285,7 @@ func (d *runner) finish(res *result) {
 		cancel()
 		if err == nil {
 			res.duplicates += st.DroppedBy(dispersy.DropDuplicate)
+			res.latency.Shed += st.DroppedBy(dispersy.DropOverload) + st.DroppedBy(dispersy.DropQueueFull)
 		}
 	}
 }

@@ -53,7 +53,11 @@
 // peak resident set), missing_at_end ((peer, message) pairs missing when
 // the run ended; 0 on success), duplicates (messages the peers received
 // and dropped because they held them already; each cost a signature check)
-// and, with -idle D, idle_seconds and
+// do_samples, do_p50_ms, do_p99_ms and do_max_ms (a trivial Node.Do timed
+// on every peer every 100 ms from the start until the figures are taken:
+// how long the node's own API waits behind its incoming work), shed
+// (datagrams the peers dropped unverified under load: overload and
+// queue-full) and, with -idle D, idle_seconds and
 // idle_cpu_cores: after convergence the peers keep walking for D and the
 // process's CPU over it is divided by D. -cpuprofile FILE writes a CPU
 // profile of the whole run (go tool pprof -top FILE). The demo reads every

@@ -122,6 +122,11 @@ func (c *Community) AddCandidate(addr netip.AddrPort) {
 	}
 }
 
+// Probe sends addr a bloom-less introduction request now, held to the
+// probe limit (amplify.go): its answer proves addr (Engine.Proven), so an
+// overlay may message a peer the walk has not reached (dht/node).
+func (c *Community) Probe(addr netip.AddrPort) { c.walk.sendRequest(c, addr, true, false) }
+
 func (w *walkState) nextDeadline() (time.Time, bool) {
 	d := w.next
 	if r, ok := w.requests.NextDeadline(); ok && r.Before(d) {

@@ -1,0 +1,160 @@
+package node_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dispersy-go/dispersy/dht"
+	"github.com/dispersy-go/dispersy/dht/node"
+	"github.com/dispersy-go/dispersy/dispersy"
+	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
+)
+
+type simNet struct {
+	t    *testing.T
+	sim  *dt.Sim
+	dhts map[int]*node.DHT
+	kvs  map[int]*node.MemKV
+	cfg  node.Config
+}
+
+func newSimNet(t *testing.T, n int, loss float64) *simNet {
+	t.Helper()
+	sc := dt.DefaultSimConfig(7)
+	sc.Network.Loss = loss
+	sim, err := dt.NewSim(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &simNet{t: t, sim: sim, dhts: map[int]*node.DHT{}, kvs: map[int]*node.MemKV{}}
+	for range n {
+		s.add()
+	}
+	s.run(time.Minute)
+	return s
+}
+
+// add starts a new peer running the DHT on a MemKV kept across restarts.
+func (s *simNet) add() *dt.SimPeer {
+	s.t.Helper()
+	p, err := s.sim.AddPeer()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.start(p)
+	return p
+}
+
+func (s *simNet) start(p *dt.SimPeer) {
+	s.t.Helper()
+	if s.kvs[p.Index] == nil {
+		s.kvs[p.Index] = node.NewMemKV()
+	}
+	cfg := s.cfg
+	cfg.Key = p.Key
+	cfg.KV = s.kvs[p.Index]
+	d := node.New(cfg)
+	s.dhts[p.Index] = d
+	if err := s.sim.Do(p, func(e *dispersy.Engine) error {
+		c, err := e.Join(d)
+		if err != nil {
+			return err
+		}
+		return d.Start(c)
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *simNet) restart(p *dt.SimPeer) {
+	s.t.Helper()
+	if err := s.sim.Stop(p); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.sim.Restart(p); err != nil {
+		s.t.Fatal(err)
+	}
+	// Restart joined nothing (no JoinAll): join the DHT again.
+	s.start(p)
+}
+
+func (s *simNet) run(d time.Duration) {
+	s.t.Helper()
+	if err := s.sim.Net.RunFor(d); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// do runs fn on peer i's engine and then the network until done was
+// called (or limit passes).
+func (s *simNet) do(i int, limit time.Duration, fn func(d *node.DHT, done func())) bool {
+	s.t.Helper()
+	finished := false
+	if err := s.sim.Do(s.sim.Peers[i], func(*dispersy.Engine) error {
+		fn(s.dhts[i], func() { finished = true })
+		return nil
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+	ok, err := s.sim.RunUntil(func() bool { return finished }, 10*time.Millisecond, limit)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return ok
+}
+
+func (s *simNet) store(i int, rec *dht.Record) (int, error) {
+	s.t.Helper()
+	var n int
+	var err error
+	if !s.do(i, 2*time.Minute, func(d *node.DHT, done func()) {
+		d.Store(rec, func(acc int, e error) { n, err = acc, e; done() })
+	}) {
+		s.t.Fatalf("store from %d did not finish", i)
+	}
+	return n, err
+}
+
+func (s *simNet) find(i int, key dht.ID) (*dht.Record, node.Info, error) {
+	s.t.Helper()
+	var rec *dht.Record
+	var info node.Info
+	var err error
+	if !s.do(i, 2*time.Minute, func(d *node.DHT, done func()) {
+		d.FindValue(key, func(r *dht.Record, in node.Info, e error) { rec, info, err = r, in, e; done() })
+	}) {
+		s.t.Fatalf("find from %d did not finish", i)
+	}
+	return rec, info, err
+}
+
+func TestStoreAndFindOnSim(t *testing.T) {
+	s := newSimNet(t, 40, 0)
+	rec := dht.NewContent([]byte("hello dht"), time.Time{})
+	acc, err := s.store(3, rec)
+	if err != nil || acc == 0 {
+		t.Fatalf("store: %d accepted, %v", acc, err)
+	}
+	got, info, err := s.find(27, rec.Key())
+	if err != nil || !got.Equal(rec) {
+		t.Fatalf("find: %v %v", got, err)
+	}
+	t.Logf("stored on %d nodes; found in %d hops, %d queries, %v", acc, info.Hops, info.Queries, info.Elapsed)
+	for _, i := range []int{3, 27} {
+		st, tl, eng := s.stats(i)
+		t.Logf("peer %d: table %d, %+v\nengine dropped %v", i, tl, st, eng.Dropped)
+	}
+	_, _, err = s.find(11, dht.ContentKey([]byte("never stored")))
+	if !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("find of a missing key: %v", err)
+	}
+}
+
+func (s *simNet) stats(i int) (st node.Stats, tl int, eng dispersy.Stats) {
+	_ = s.sim.Do(s.sim.Peers[i], func(e *dispersy.Engine) error {
+		st, tl, eng = s.dhts[i].Stats(), s.dhts[i].Server().Table.Len(), e.Stats()
+		return nil
+	})
+	return
+}

@@ -343,6 +343,10 @@ func (d *DHT) call(c dht.Contact, req dht.Message, done func(Packet, peer.Peer, 
 	if b, err := (Packet{M: req}).AppendBinary(nil); err == nil {
 		d.stats.SentBytes += uint64(len(b))
 	}
+	var opts []peer.CallOption
+	if _, ok := req.(dht.Store); ok {
+		opts = append(opts, peer.Retries(2)) // a lookup retries its queries itself
+	}
 	_, err := d.rpc.Call(d.c, c.Addr, Packet{M: req}, d.cfg.Lookup.RPCTimeout, func(resp Packet, from peer.Peer, err error) {
 		if err == nil && dht.NodeIDOf(from.Key) != c.ID {
 			err = errWrongNode
@@ -361,7 +365,7 @@ func (d *DHT) call(c dht.Contact, req dht.Message, done func(Packet, peer.Peer, 
 		}
 		d.seen(dht.Contact{ID: c.ID, Addr: from.Addr})
 		done(resp, from, nil)
-	})
+	}, opts...)
 	if err != nil {
 		done(Packet{}, peer.Peer{}, err)
 	}

@@ -28,6 +28,8 @@ type Config struct {
 	Peers, Values, Lookups int
 	// Loss is the datagram loss probability, on every link from the start.
 	Loss float64
+	// Latency and Jitter are every link's (default 20 ms ± 10 ms).
+	Latency, Jitter time.Duration
 	// Churn is the fraction of the peers that leave during the run, as
 	// many fresh peers joining; the values' storers leave first.
 	Churn float64
@@ -91,6 +93,9 @@ func New(cfg Config) (*Sim, error) {
 	}
 	sc := dt.DefaultSimConfig(cfg.Seed)
 	sc.Network.Loss = cfg.Loss
+	if cfg.Latency > 0 || cfg.Jitter > 0 {
+		sc.Network.Latency, sc.Network.Jitter = cfg.Latency, cfg.Jitter
+	}
 	s := &Sim{DHTs: map[int]*node.DHT{}, KVs: map[int]*node.MemKV{}, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 15)), bad: map[int]bool{}}
 	sc.Network.Trace = s.trace
 	var err error

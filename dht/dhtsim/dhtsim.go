@@ -47,7 +47,9 @@ type Config struct {
 
 // Result is what a run measured.
 type Result struct {
-	Peers, Values, Lookups int
+	Peers   int `json:"peers"`
+	Values  int `json:"values"`
+	Lookups int `json:"lookups"`
 	// LookupSuccess is the share of the L lookups that found the value.
 	LookupSuccess float64 `json:"lookup_success"`
 	HopsP50       int     `json:"hops_p50"`
@@ -62,8 +64,10 @@ type Result struct {
 	// (headers and signatures included; walker probes not) sent during the
 	// lookup phase, per lookup.
 	BytesPerLookup float64 `json:"bytes_per_lookup"`
-	// ProbeBytesPerLookup is the walker probes' share, per lookup.
-	ProbeBytesPerLookup float64 `json:"probe_bytes_per_lookup"`
+	// WalkerBytesPerLookup is the bytes of every introduction request and
+	// response sent in the same window, per lookup: the DHT's probes and
+	// the walker's own steps of every peer (background, not per lookup).
+	WalkerBytesPerLookup float64 `json:"walker_bytes_per_lookup"`
 	// StoredOn is the mean number of nodes that accepted a store.
 	StoredOn float64 `json:"stored_on"`
 	// Replaced is the number of peers that left (as many joined).
@@ -334,7 +338,7 @@ func (s *Sim) Run() (Result, error) {
 	if len(results) > 0 {
 		res.LookupSuccess = float64(ok) / float64(len(results))
 		res.BytesPerLookup = float64(s.dhtBytes) / float64(len(results))
-		res.ProbeBytesPerLookup = float64(s.prbBytes) / float64(len(results))
+		res.WalkerBytesPerLookup = float64(s.prbBytes) / float64(len(results))
 	}
 	res.HopsP50, res.HopsP99 = Percentile(hops, 0.5), Percentile(hops, 0.99)
 	res.LookupSecondsP50, res.LookupSecondsP99 = Percentile(secs, 0.5), Percentile(secs, 0.99)

@@ -2,9 +2,11 @@ package node_test
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/dispersy-go/dispersy/database"
 	"github.com/dispersy-go/dispersy/dht"
 	"github.com/dispersy-go/dispersy/dht/node"
 	"github.com/dispersy-go/dispersy/dispersy"
@@ -15,7 +17,7 @@ type simNet struct {
 	t    *testing.T
 	sim  *dt.Sim
 	dhts map[int]*node.DHT
-	kvs  map[int]*node.MemKV
+	kvs  map[int]node.KV
 	cfg  node.Config
 }
 
@@ -27,7 +29,7 @@ func newSimNet(t *testing.T, n int, loss float64) *simNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &simNet{t: t, sim: sim, dhts: map[int]*node.DHT{}, kvs: map[int]*node.MemKV{}}
+	s := &simNet{t: t, sim: sim, dhts: map[int]*node.DHT{}, kvs: map[int]node.KV{}}
 	for range n {
 		s.add()
 	}
@@ -157,4 +159,109 @@ func (s *simNet) stats(i int) (st node.Stats, tl int, eng dispersy.Stats) {
 		return nil
 	})
 	return
+}
+
+// holders returns the peers whose value store holds key.
+func (s *simNet) holders(key dht.ID) []int {
+	var out []int
+	for i, d := range s.dhts {
+		if p := s.sim.Peers[i]; p.Online && d.Server() != nil {
+			if rec, _ := d.Server().Values.Peek(key); rec != nil {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// TestRestartServesPersistedValues restarts a holder of a value on its KV:
+// the new engine serves the value (and knows its old contacts) before any
+// lookup of its own has completed.
+func TestRestartServesPersistedValues(t *testing.T) {
+	s := newSimNet(t, 30, 0)
+	rec := dht.NewContent([]byte("survives a restart"), time.Time{})
+	if acc, err := s.store(2, rec); err != nil || acc == 0 {
+		t.Fatalf("store: %d, %v", acc, err)
+	}
+	hs := s.holders(rec.Key())
+	if len(hs) == 0 {
+		t.Fatal("nobody holds the value")
+	}
+	h := hs[0]
+	if h == 2 && len(hs) > 1 {
+		h = hs[1]
+	}
+	s.run(10 * time.Minute) // a maintenance round saves the routing table
+	s.restart(s.sim.Peers[h])
+	d := s.dhts[h]
+	var held *dht.Record
+	var contacts int
+	var st node.Stats
+	if err := s.sim.Do(s.sim.Peers[h], func(*dispersy.Engine) error {
+		held = d.Server().Values.Get(rec.Key(), s.sim.Net.Now())
+		contacts, st = d.Server().Table.Len(), d.Stats()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if held == nil || !held.Equal(rec) || st.Restored == 0 {
+		t.Fatalf("restarted holder serves %v (restored %d)", held, st.Restored)
+	}
+	if contacts == 0 {
+		t.Fatal("restarted holder forgot its routing table")
+	}
+	// Another node reads it from the network with the holder back.
+	if got, _, err := s.find((h+7)%30, rec.Key()); err != nil || !got.Equal(rec) {
+		t.Fatalf("find after the restart: %v, %v", got, err)
+	}
+}
+
+// TestRestartFromSQLite is the restart on a database.Store file: the
+// holder's KV is closed with it and reopened by the new engine.
+func TestRestartFromSQLite(t *testing.T) {
+	s := newSimNet(t, 20, 0)
+	rec := dht.NewContent([]byte("in a SQLite file"), time.Time{})
+	hs := []int{5}
+	path := filepath.Join(t.TempDir(), "holder.db")
+	db, err := database.Open(path, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Peer 5 runs on the file from now on, and stores the value (a
+	// storer holds its own values).
+	if err := s.sim.Stop(s.sim.Peers[5]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.Restart(s.sim.Peers[5]); err != nil {
+		t.Fatal(err)
+	}
+	s.kvs[5] = db
+	s.start(s.sim.Peers[5])
+	s.run(time.Minute)
+	if acc, err := s.store(5, rec); err != nil || acc == 0 {
+		t.Fatalf("store: %d, %v", acc, err)
+	}
+	if err := s.sim.Stop(s.sim.Peers[5]); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = database.Open(path, database.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s.kvs[5] = db
+	if err := s.sim.Restart(s.sim.Peers[5]); err != nil {
+		t.Fatal(err)
+	}
+	s.start(s.sim.Peers[5])
+	var held *dht.Record
+	if err := s.sim.Do(s.sim.Peers[5], func(*dispersy.Engine) error {
+		held = s.dhts[5].Server().Values.Get(rec.Key(), s.sim.Net.Now())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if held == nil || !held.Equal(rec) {
+		t.Fatalf("restarted from %s, serves %v (holders before: %v)", path, held, hs)
+	}
 }

@@ -91,8 +91,8 @@ func runDHT(c *config, stdout, stderr io.Writer) int {
 		res.Peers, r.Adversaries, res.Values, res.Lookups, r.Loss, r.Churn, res.Replaced, r.Seed)
 	fmt.Fprintf(stdout, "lookup success %.4f, hops p50 %d p99 %d, lookup time p50 %.3fs p99 %.3fs\n",
 		res.LookupSuccess, res.HopsP50, res.HopsP99, res.LookupSecondsP50, res.LookupSecondsP99)
-	fmt.Fprintf(stdout, "values available %.4f (stored on %.1f nodes each), %.0f DHT bytes + %.0f probe bytes per lookup\n",
-		res.ValuesAvailable, res.StoredOn, res.BytesPerLookup, res.ProbeBytesPerLookup)
+	fmt.Fprintf(stdout, "values available %.4f (stored on %.1f nodes each), %.0f DHT bytes per lookup (+ %.0f walker bytes per lookup in the window)\n",
+		res.ValuesAvailable, res.StoredOn, res.BytesPerLookup, res.WalkerBytesPerLookup)
 	fmt.Fprintf(stdout, "%.0f virtual seconds in %.1f wall seconds\n", res.VirtualSeconds, r.WallSeconds)
 	return exitOK
 }

@@ -290,10 +290,15 @@ func (s *Sim) Run() (Result, error) {
 	s.count = true
 	var results []lookupResult
 	done, launched := 0, 0
+	inflight := map[int]int{} // lookups in flight by origin
 	steps := max(cfg.Lookups, leave, 1)
 	for step := range steps {
 		if leave > 0 && step*leave/steps < (step+1)*leave/steps {
-			if err := s.Stop(leavers[step*leave/steps]); err != nil {
+			// The lookups of a leaver end with it: they are not counted.
+			i := leavers[step*leave/steps]
+			launched -= inflight[i]
+			delete(inflight, i)
+			if err := s.Stop(i); err != nil {
 				return res, err
 			}
 			if _, err := s.AddPeer(); err != nil {
@@ -306,9 +311,11 @@ func (s *Sim) Run() (Result, error) {
 			hon := s.Honest()
 			from := hon[s.rng.IntN(len(hon))]
 			launched++
+			inflight[from]++
 			err := s.Do(from, func(d *node.DHT) error {
 				d.FindValue(rec.Key(), func(r *dht.Record, info node.Info, err error) {
 					done++
+					inflight[from]--
 					results = append(results, lookupResult{ok: err == nil && r.Equal(rec), info: info})
 				})
 				return nil

@@ -30,7 +30,7 @@ const (
 	DefaultProbeTimeout    = 2 * time.Second
 	DefaultMaintainEvery   = 10 * time.Minute
 	DefaultRefreshEvery    = 5 * time.Minute
-	DefaultBootstrapEvery  = 5 * time.Second
+	DefaultBootstrapEvery  = time.Second
 	DefaultTTL             = 24 * time.Hour
 	pumpEvery              = 20 * time.Millisecond
 	probePeriod            = 10 * time.Second // dispersy's probe limit per address
@@ -129,6 +129,7 @@ type DHT struct {
 	rpc   *peer.RPC[Packet, Packet]
 	self  dht.ID
 	ops   []*op
+	held  []*op // lookups waiting for the first contacts
 	black map[keys.MemberID]bool
 	// probed is when each address was last probed (one per probePeriod).
 	probed   map[netip.AddrPort]time.Time
@@ -393,6 +394,7 @@ func (d *DHT) Blacklisted(m keys.MemberID) bool { return d.black[m] }
 // routing table and runs one lookup of our own id once there is someone to
 // ask (Kademlia's join).
 func (d *DHT) bootstrap() {
+	defer d.launchHeld()
 	if d.srv.Table.Len() >= d.srv.Table.Config().K && d.selfDone {
 		return
 	}

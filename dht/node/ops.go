@@ -53,6 +53,7 @@ type Info struct {
 
 // op is a lookup in flight.
 type op struct {
+	target    dht.ID
 	l         *dht.Lookup
 	findValue bool
 	tokens    map[dht.ID]dht.Token
@@ -62,23 +63,46 @@ type op struct {
 }
 
 func (d *DHT) newLookup(target dht.ID, findValue bool, done func(o *op)) error {
-	if len(d.ops) >= maxPendingLookups {
+	if len(d.ops)+len(d.held) >= maxPendingLookups {
 		return ErrBusy
 	}
-	now := d.now()
-	seeds := d.srv.Table.Closest(target, d.lookupK())
-	o := &op{
-		l:         dht.NewLookup(d.self, target, seeds, d.cfg.Lookup, now),
-		findValue: findValue,
-		tokens:    map[dht.ID]dht.Token{},
-		start:     now,
-		done:      done,
+	o := &op{target: target, findValue: findValue, tokens: map[dht.ID]dht.Token{}, start: d.now(), done: done}
+	if d.srv.Table.Len() == 0 {
+		// Not joined yet: the lookup waits for the first contacts (the
+		// bootstrap task starts it), at most joinWait.
+		d.held = append(d.held, o)
+		return nil
 	}
-	d.srv.Table.Touch(target, now)
+	d.launch(o)
+	return nil
+}
+
+// joinWait bounds how long a lookup started before the node has contacts
+// waits for them; it then ends with ErrNoPeers.
+const joinWait = 30 * time.Second
+
+// launchHeld starts the held lookups once there are contacts, or when
+// they waited joinWait.
+func (d *DHT) launchHeld() {
+	now := d.now()
+	held := d.held
+	d.held = nil
+	for _, o := range held {
+		if d.srv.Table.Len() > 0 || now.Sub(o.start) >= joinWait {
+			d.launch(o)
+		} else {
+			d.held = append(d.held, o)
+		}
+	}
+}
+
+func (d *DHT) launch(o *op) {
+	now := d.now()
+	o.l = dht.NewLookup(d.self, o.target, d.srv.Table.Closest(o.target, d.lookupK()), d.cfg.Lookup, now)
+	d.srv.Table.Touch(o.target, now)
 	d.stats.Lookups++
 	d.ops = append(d.ops, o)
 	d.advance(o)
-	return nil
 }
 
 func (d *DHT) lookupK() int {

@@ -132,18 +132,21 @@ type DHT struct {
 	held  []*op // lookups waiting for the first contacts
 	black map[keys.MemberID]bool
 	// probed is when each address was last probed (one per probePeriod).
-	probed   map[netip.AddrPort]time.Time
-	waiting  []waiter
-	pumping  bool
-	selfDone bool
-	stats    Stats
-	err      error
+	probed map[netip.AddrPort]time.Time
+	// unreached is when the probe of each address that went unanswered
+	// was sent.
+	unreached map[netip.AddrPort]time.Time
+	waiting   []waiter
+	pumping   bool
+	selfDone  bool
+	stats     Stats
+	err       error
 }
 
 // New returns a DHT overlay; join it with [Join] (blocking API) or
 // Engine.Join followed by [DHT.Start] (simulations).
 func New(cfg Config) *DHT {
-	d := &DHT{cfg: cfg.withDefaults(), black: map[keys.MemberID]bool{}, probed: map[netip.AddrPort]time.Time{}}
+	d := &DHT{cfg: cfg.withDefaults(), black: map[keys.MemberID]bool{}, probed: map[netip.AddrPort]time.Time{}, unreached: map[netip.AddrPort]time.Time{}}
 	var err error
 	d.rpc, err = peer.NewRPC[Packet, *Packet, Packet, *Packet](requestID, responseID, "dht", d.serve)
 	if err != nil {
@@ -277,6 +280,14 @@ func (d *DHT) sendQuery(c dht.Contact, req dht.Message, done func(Packet, peer.P
 		return
 	}
 	now := d.now()
+	if t, ok := d.unreached[c.Addr]; ok && now.Sub(t) < probePeriod {
+		// Its probe went unanswered and the engine allows no other yet:
+		// waiting again would only delay the lookup.
+		d.stats.Timeouts++
+		d.srv.Table.Failed(c.ID)
+		done(Packet{}, peer.Peer{}, peer.ErrTimeout)
+		return
+	}
 	if t, ok := d.probed[c.Addr]; !ok || now.Sub(t) >= probePeriod {
 		if len(d.probed) > 4096 {
 			clear(d.probed)
@@ -324,6 +335,10 @@ func (d *DHT) pump() {
 		case e.Proven(w.c.Addr):
 			d.call(w.c, w.req, w.done)
 		case !now.Before(w.deadline):
+			if len(d.unreached) > 4096 {
+				clear(d.unreached)
+			}
+			d.unreached[w.c.Addr] = d.probed[w.c.Addr]
 			d.stats.Timeouts++
 			d.srv.Table.Failed(w.c.ID)
 			w.done(Packet{}, peer.Peer{}, peer.ErrTimeout)

@@ -118,7 +118,7 @@ func (d *DHT) advance(o *op) {
 		return
 	}
 	now := d.now()
-	for again := true; again; {
+	for again := true; again && !o.finished; {
 		again = false
 		for _, c := range o.l.Next(now) {
 			if d.black[keys.MemberID(c.ID)] {
@@ -178,6 +178,9 @@ func (d *DHT) queryFor(o *op, c dht.Contact) {
 }
 
 func (d *DHT) finish(o *op) {
+	if o.finished {
+		return // finished by an answer handled while advancing
+	}
 	o.finished = true
 	for i, x := range d.ops {
 		if x == o {
@@ -294,12 +297,21 @@ func (d *DHT) replicate(key dht.ID, rec *dht.Record, done func(int, error)) {
 			}
 			done(0, e)
 		}
+		var to []dht.Contact
 		for _, c := range res {
-			tok, ok := o.tokens[c.ID]
-			if !ok {
-				continue
+			if _, ok := o.tokens[c.ID]; ok {
+				to = append(to, c)
 			}
-			left++
+		}
+		if len(to) == 0 {
+			done(0, ErrTimeout)
+			return
+		}
+		// Counted first: an answer may come back at once (a known
+		// unreachable address fails without waiting).
+		left = len(to)
+		for _, c := range to {
+			tok := o.tokens[c.ID]
 			d.sendQuery(c, dht.Store{Key: key, Token: tok, Record: rec}, func(resp Packet, _ peer.Peer, err error) {
 				left--
 				if r, ok := resp.M.(dht.StoreResult); ok && err == nil {
@@ -312,9 +324,6 @@ func (d *DHT) replicate(key dht.ID, rec *dht.Record, done func(int, error)) {
 				}
 				finish()
 			})
-		}
-		if left == 0 {
-			done(0, ErrTimeout)
 		}
 	}); err != nil {
 		done(0, err)

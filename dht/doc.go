@@ -55,7 +55,7 @@
 // [Lookup.Stale] names the holders of older versions. Answers are hints:
 // only the first K contacts of an answer are read, and an answerer whose
 // introductions keep failing is distrusted (the nodes only it introduced are
-// dropped unasked; [Lookup.Distrusted] names it for demotion).
+// dropped unasked, and asked only when nobody else is left; [Lookup.Distrusted] names it for demotion).
 //
 // # Values
 //

@@ -269,9 +269,25 @@ func (l *Lookup) update(now time.Time) {
 		l.status = FoundValue // fewer than Quorum values, nobody left to ask
 	case seen == l.cfg.K:
 		l.status = Converged
+	case l.revive():
+		// Nodes dropped unasked because a distrusted answerer introduced
+		// them are asked after all before the lookup gives up: under churn
+		// honest answerers introduce dead nodes too.
 	default:
 		l.status = Exhausted
 	}
+}
+
+// revive makes the nodes dropped unasked pending again and reports whether
+// there were any.
+func (l *Lookup) revive() bool {
+	any := false
+	for _, c := range l.cands {
+		if c.state == failed && c.attempts == 0 {
+			c.state, any = pending, true
+		}
+	}
+	return any
 }
 
 // answer accepts an answer from id: a node in flight, or one that timed out

@@ -251,8 +251,9 @@ func TestLookupQuorum(t *testing.T) {
 }
 
 // TestLookupDistrust: an answerer whose introductions all fail is
-// distrusted and the rest of what it alone introduced is dropped unasked;
-// a dropped node that an honest answerer also names is asked after all.
+// distrusted and the rest of what it alone introduced is dropped unasked
+// (asked only when nobody else is left); a dropped node that an honest
+// answerer also names is asked at once.
 func TestLookupDistrust(t *testing.T) {
 	target := idFrom(0x00)
 	liar := contactOf(idFrom(0x40))
@@ -274,9 +275,23 @@ func TestLookupDistrust(t *testing.T) {
 	if d := l.Distrusted(); len(d) != 1 || d[0] != liar.ID {
 		t.Fatalf("distrusted %v, want the liar", d)
 	}
-	// The other fakes and the real node were dropped unasked: nothing left.
-	if q := l.Next(t0); len(q) != 0 || l.Status() != Exhausted {
-		t.Fatalf("after distrust: queries %v, status %v", idsOf(q), l.Status())
+	// The other fakes and the real node were dropped unasked. With nobody
+	// else left they are asked after all, closest first, rather than the
+	// lookup giving up (under churn honest answerers introduce dead nodes
+	// too): the real node is found.
+	for range 3 {
+		q := l.Next(t0)
+		if len(q) != 1 || !slices.Contains(idsOf(fakes), q[0].ID) {
+			t.Fatalf("after distrust: queries %v, status %v, want a dropped fake", idsOf(q), l.Status())
+		}
+		l.OnTimeout(q[0].ID)
+	}
+	if q := l.Next(t0); len(q) != 1 || q[0].ID != real.ID {
+		t.Fatalf("after the fakes: queries %v, status %v, want the real node", idsOf(q), l.Status())
+	}
+	l.OnNodes(real.ID, nil, t0)
+	if l.Next(t0); l.Status() != Exhausted || len(l.Result()) != 2 || l.Result()[0].ID != real.ID {
+		t.Fatalf("status %v, result %v", l.Status(), idsOf(l.Result()))
 	}
 
 	// Again, but an honest seed answers first and names the real node too.

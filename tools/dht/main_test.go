@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 // startNode runs "dht node" on a free loopback port and returns its

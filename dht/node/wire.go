@@ -58,6 +58,10 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	rest := b[2+n:]
+	if isQuery(m) && len(b) < queryPad {
+		// An unpadded query would earn less credit than its answer needs.
+		return &conversion.DecodeError{Reason: conversion.TooShort, Field: "dht query padding"}
+	}
 	if len(rest) > 0 && (!isQuery(m) || len(b) != queryPad) {
 		return &conversion.DecodeError{Reason: conversion.Trailing, Field: "dht packet padding"}
 	}

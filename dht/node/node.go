@@ -107,6 +107,9 @@ type Stats struct {
 	Demoted, Blacklisted, Ignored uint64
 	// Stores counts the verdicts on our store requests, by reason.
 	Stores [dht.NumReasons]uint64
+	// Handoffs counts contacts new to the table that were sent the
+	// replicas they are among the K closest of.
+	Handoffs uint64
 	// Restored counts the values loaded from the KV at start.
 	Restored uint64
 	// SentBytes is the payload bytes of requests sent by lookups and
@@ -232,9 +235,14 @@ func (d *DHT) serve(_ *dispersy.Context, from peer.Peer, req Packet) (Packet, bo
 		return Packet{}, false
 	}
 	now := d.now()
-	ans, ping, needPing := d.srv.Handle(dht.Contact{ID: dht.NodeID(from.ID()), Addr: from.Addr}, req.M, now)
+	c := dht.Contact{ID: dht.NodeID(from.ID()), Addr: from.Addr}
+	_, known := d.srv.Table.Get(c.ID)
+	ans, ping, needPing := d.srv.Handle(c, req.M, now)
 	if needPing {
 		d.ping(ping)
+	}
+	if _, in := d.srv.Table.Get(c.ID); in && !known {
+		d.handoff(c)
 	}
 	if st, ok := req.M.(dht.Store); ok {
 		if r, ok := ans.(dht.StoreResult); ok {
@@ -257,9 +265,53 @@ func (d *DHT) seen(c dht.Contact) {
 	if d.black[keys.MemberID(c.ID)] || c.ID == d.self {
 		return
 	}
-	if _, ping, need := d.srv.Table.Seen(c, d.now()); need {
+	res, ping, need := d.srv.Table.Seen(c, d.now())
+	if need {
 		d.ping(ping)
 	}
+	if res == dht.Added {
+		d.handoff(c)
+	}
+}
+
+// handoff stores on a contact new to the routing table the replicas it is
+// now among the K closest of (Kademlia's transfer to a joining node): a
+// value stored while the tables were young, on nodes that were the closest
+// the storer could find then, reaches its closest nodes as they are found.
+// The store token comes from a find-node answer first.
+func (d *DHT) handoff(c dht.Contact) {
+	now := d.now()
+	k := d.srv.Table.Config().K
+	var keys []dht.ID
+	for _, key := range d.srv.Values.Keys() {
+		rec, held := d.srv.Values.Peek(key)
+		// Only a replica among the K closest this node knows (the newcomer
+		// included, so it was before) hands off: a far copy does not spread.
+		if rec == nil || held.Cached || held.Expired(now) || rec.ExpiredAt(now) || d.srv.Table.CountCloser(key) > k {
+			continue
+		}
+		for _, x := range d.srv.Table.Closest(key, k) {
+			if x.ID == c.ID {
+				keys = append(keys, key)
+				break
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	d.stats.Handoffs++
+	d.sendQuery(c, dht.FindNode{Target: c.ID}, func(resp Packet, _ peer.Peer, err error) {
+		n, ok := resp.M.(dht.Nodes)
+		if err != nil || !ok {
+			return
+		}
+		for _, key := range keys {
+			if rec, _ := d.srv.Values.Peek(key); rec != nil {
+				d.sendQuery(c, dht.Store{Key: key, Token: n.Token, Record: rec}, func(Packet, peer.Peer, error) {})
+			}
+		}
+	})
 }
 
 // ping asks the least recently seen contact of a full bucket whether it is

@@ -3,6 +3,7 @@ package node_test
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -263,5 +264,51 @@ func TestRestartFromSQLite(t *testing.T) {
 	}
 	if held == nil || !held.Equal(rec) {
 		t.Fatalf("restarted from %s, serves %v (holders before: %v)", path, held, hs)
+	}
+}
+
+// TestHandoffToCloserNewcomers: with K = 3, a value stored on the 3
+// closest nodes of a small network reaches the newcomers that are closer
+// to its key as they join, long before any republish.
+func TestHandoffToCloserNewcomers(t *testing.T) {
+	sc := dt.DefaultSimConfig(9)
+	sim, err := dt.NewSim(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &simNet{t: t, sim: sim, dhts: map[int]*node.DHT{}, kvs: map[int]node.KV{}}
+	s.cfg.Server.Table.K = 3
+	s.cfg.Lookup.K = 3
+	for range 8 {
+		s.add()
+	}
+	s.run(time.Minute)
+	rec := dht.NewContent([]byte("handed off"), time.Time{})
+	if acc, err := s.store(1, rec); err != nil || acc == 0 {
+		t.Fatalf("store: %d, %v", acc, err)
+	}
+	for range 40 {
+		s.add()
+	}
+	s.run(3 * time.Minute)
+	// The 3 closest online nodes to the key now.
+	var ids []dht.ID
+	byID := map[dht.ID]int{}
+	for i := range s.sim.Peers {
+		id := dht.NodeIDOf(s.sim.Peers[i].Key.Public())
+		ids = append(ids, id)
+		byID[id] = i
+	}
+	slices.SortFunc(ids, func(a, b dht.ID) int { return dht.CmpDistance(rec.Key(), a, b) })
+	hs := s.holders(rec.Key())
+	held := 0
+	for _, id := range ids[:3] {
+		if slices.Contains(hs, byID[id]) {
+			held++
+		}
+	}
+	t.Logf("the 3 closest of 48 hold it: %d; holders %v", held, hs)
+	if held < 2 {
+		t.Fatalf("only %d of the 3 closest nodes hold the value (holders %v)", held, hs)
 	}
 }

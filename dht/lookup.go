@@ -36,6 +36,11 @@ type LookupConfig struct {
 	// nodes only it introduced and nobody has asked yet are dropped
 	// (default 3).
 	MaxBadIntroductions int
+	// FinalRound gives the nodes that failed, closer than the K-th that
+	// answered, one more attempt before a lookup ends without a value
+	// (a find-value lookup about to answer "not found"): under loss a
+	// holder can fail every attempt of the first rounds.
+	FinalRound bool
 	// Quorum is how many value answers a find-value lookup collects before
 	// it ends (default 1). With more than one, an owner record's newest
 	// version wins ([Newer]) and [Lookup.Stale] names the nodes that
@@ -152,6 +157,7 @@ type Lookup struct {
 	valueFrom    *cand
 	values       int
 	queries      int
+	final        bool // in the final round
 }
 
 // NewLookup starts a lookup of target by the node self from the seed
@@ -267,6 +273,8 @@ func (l *Lookup) update(now time.Time) {
 	case waiting:
 	case l.value != nil:
 		l.status = FoundValue // fewer than Quorum values, nobody left to ask
+	case l.cfg.FinalRound && !l.final && l.reviveFailed():
+		l.final = true // one more attempt for the close nodes that failed
 	case seen == l.cfg.K:
 		l.status = Converged
 	case l.revive():
@@ -277,6 +285,29 @@ func (l *Lookup) update(now time.Time) {
 		l.status = Exhausted
 	}
 }
+
+// reviveFailed gives the nodes that failed after being asked, closer than
+// the K-th node that answered, one more attempt; it reports whether there
+// were any.
+func (l *Lookup) reviveFailed() bool {
+	any, answered := false, 0
+	for _, c := range l.cands {
+		if answered == l.cfg.K {
+			break
+		}
+		switch {
+		case c.state == responded:
+			answered++
+		case c.state == failed && c.attempts > 0:
+			c.state, c.attempts, any = pending, l.cfg.Retries, true
+		}
+	}
+	return any
+}
+
+// FinalRound reports whether the lookup is in its final round (see
+// LookupConfig.FinalRound).
+func (l *Lookup) FinalRound() bool { return l.final }
 
 // revive makes the nodes dropped unasked pending again and reports whether
 // there were any.

@@ -326,12 +326,23 @@ func (d *DHT) ping(c dht.Contact) {
 // answer signed by another member than c counts as no answer. Every
 // answer teaches the routing table; every silence counts a failure.
 func (d *DHT) sendQuery(c dht.Contact, req dht.Message, done func(Packet, peer.Peer, error)) {
+	d.query(c, req, false, done)
+}
+
+// query is sendQuery; a patient query to an address whose probe went
+// unanswered waits for the engine to allow the next probe instead of
+// failing at once (a lookup's final round).
+func (d *DHT) query(c dht.Contact, req dht.Message, patient bool, done func(Packet, peer.Peer, error)) {
 	e := d.c.Engine()
 	if e.Proven(c.Addr) || e.Config().AmplificationFactor == 0 {
 		d.call(c, req, done)
 		return
 	}
 	now := d.now()
+	if t, ok := d.unreached[c.Addr]; ok && now.Sub(t) < probePeriod && patient {
+		d.waitProven(c, t.Add(probePeriod+d.cfg.ProbeTimeout), req, done)
+		return
+	}
 	if t, ok := d.unreached[c.Addr]; ok && now.Sub(t) < probePeriod {
 		// Its probe went unanswered and the engine allows no other yet:
 		// waiting again would only delay the lookup.
@@ -340,15 +351,21 @@ func (d *DHT) sendQuery(c dht.Contact, req dht.Message, done func(Packet, peer.P
 		done(Packet{}, peer.Peer{}, peer.ErrTimeout)
 		return
 	}
-	if t, ok := d.probed[c.Addr]; !ok || now.Sub(t) >= probePeriod {
-		if len(d.probed) > 4096 {
-			clear(d.probed)
-		}
-		d.probed[c.Addr] = now
-		d.c.Probe(c.Addr)
-		d.stats.Probes++
-	}
+	d.probe(c.Addr, now)
 	d.waitProven(c, now.Add(d.cfg.ProbeTimeout), req, done)
+}
+
+// probe sends a walker probe to addr when the engine allows one.
+func (d *DHT) probe(addr netip.AddrPort, now time.Time) {
+	if t, ok := d.probed[addr]; ok && now.Sub(t) < probePeriod {
+		return
+	}
+	if len(d.probed) > 4096 {
+		clear(d.probed)
+	}
+	d.probed[addr] = now
+	d.c.Probe(addr)
+	d.stats.Probes++
 }
 
 // waiter is a query held until its address is proven.
@@ -395,6 +412,7 @@ func (d *DHT) pump() {
 			d.srv.Table.Failed(w.c.ID)
 			w.done(Packet{}, peer.Peer{}, peer.ErrTimeout)
 		default:
+			d.probe(w.c.Addr, now) // a patient waiter's next probe, when allowed
 			d.waiting = append(d.waiting, w)
 		}
 	}

@@ -98,7 +98,9 @@ func (d *DHT) launchHeld() {
 
 func (d *DHT) launch(o *op) {
 	now := d.now()
-	o.l = dht.NewLookup(d.self, o.target, d.srv.Table.Closest(o.target, d.lookupK()), d.cfg.Lookup, now)
+	cfg := d.cfg.Lookup
+	cfg.FinalRound = cfg.FinalRound || o.findValue
+	o.l = dht.NewLookup(d.self, o.target, d.srv.Table.Closest(o.target, d.lookupK()), cfg, now)
 	d.srv.Table.Touch(o.target, now)
 	d.stats.Lookups++
 	d.ops = append(d.ops, o)
@@ -142,7 +144,7 @@ func (d *DHT) queryFor(o *op, c dht.Contact) {
 	if o.findValue {
 		req = dht.FindValue{Key: target}
 	}
-	d.sendQuery(c, req, func(resp Packet, from peer.Peer, err error) {
+	d.query(c, req, o.l.FinalRound(), func(resp Packet, from peer.Peer, err error) {
 		if o.finished {
 			return
 		}

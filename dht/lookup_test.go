@@ -345,3 +345,37 @@ func TestLookupAlternativeAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupFinalRound: with FinalRound, a find-value lookup about to end
+// without a value asks the close nodes that failed once more, and finds
+// the value a holder that lost every earlier attempt holds; without it the
+// lookup ends without the value.
+func TestLookupFinalRound(t *testing.T) {
+	target := idFrom(0x00)
+	holder, other := contactOf(idFrom(0x01)), contactOf(idFrom(0x80))
+	rec := NewContent([]byte("v"), time.Time{})
+	for _, final := range []bool{false, true} {
+		l := NewLookup(idFrom(0xff), target, []Contact{holder, other}, LookupConfig{Retries: -1, FinalRound: final}, t0)
+		for _, c := range l.Next(t0) {
+			if c.ID == holder.ID {
+				l.OnTimeout(c.ID) // lost
+			} else {
+				l.OnNodes(c.ID, nil, t0)
+			}
+		}
+		q := l.Next(t0)
+		if !final {
+			if len(q) != 0 || l.Status() != Exhausted || l.FinalRound() {
+				t.Fatalf("without a final round: queries %v, status %v", idsOf(q), l.Status())
+			}
+			continue
+		}
+		if len(q) != 1 || q[0].ID != holder.ID || !l.FinalRound() {
+			t.Fatalf("final round: queries %v, status %v", idsOf(q), l.Status())
+		}
+		l.OnValue(holder.ID, rec)
+		if l.Status() != FoundValue {
+			t.Fatalf("status %v after the final round's answer", l.Status())
+		}
+	}
+}

@@ -301,14 +301,18 @@ func (d *DHT) handoff(c dht.Contact) {
 		return
 	}
 	d.stats.Handoffs++
-	d.sendQuery(c, dht.FindNode{Target: c.ID}, func(resp Packet, _ peer.Peer, err error) {
+	// No probe: the newcomer either answered us (proven) or just sent us
+	// a request (credit); what the engine does not admit is left to the
+	// republish. A probe here would spend the one the engine allows per
+	// 10 s, which a lookup may need.
+	d.call(c, dht.FindNode{Target: c.ID}, func(resp Packet, _ peer.Peer, err error) {
 		n, ok := resp.M.(dht.Nodes)
 		if err != nil || !ok {
 			return
 		}
 		for _, key := range keys {
 			if rec, _ := d.srv.Values.Peek(key); rec != nil {
-				d.sendQuery(c, dht.Store{Key: key, Token: n.Token, Record: rec}, func(Packet, peer.Peer, error) {})
+				d.call(c, dht.Store{Key: key, Token: n.Token, Record: rec}, func(Packet, peer.Peer, error) {})
 			}
 		}
 	})

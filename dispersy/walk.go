@@ -122,9 +122,8 @@ func (c *Community) AddCandidate(addr netip.AddrPort) {
 	}
 }
 
-// Probe sends addr a bloom-less introduction request now, held to the
-// probe limit (amplify.go): its answer proves addr (Engine.Proven), so an
-// overlay may message a peer the walk has not reached (dht/node).
+// Probe sends addr an introduction request now, as a probe (amplify.go): its answer
+// proves addr (Engine.Proven), so an overlay may message peers the walk has not reached.
 func (c *Community) Probe(addr netip.AddrPort) { c.walk.sendRequest(c, addr, true, false) }
 
 func (w *walkState) nextDeadline() (time.Time, bool) {

@@ -76,7 +76,8 @@ func startDHTPeer(t *testing.T, i int, path string, bootstrap []netip.AddrPort) 
 }
 
 // TestDHTOverUDP: five DHT nodes on loopback UDP with SQLite files; one
-// sets an owner-named value and stores a content value, then stops for
+// sets an owner-named value, deletes another (a signed tombstone) and
+// stores a content value, then stops for
 // good; the others read both from the network. One holder restarts from
 // its file and serves the values again.
 func TestDHTOverUDP(t *testing.T) {
@@ -108,6 +109,12 @@ func TestDHTOverUDP(t *testing.T) {
 	if err := storer.dht.Set(ctx, "greeting", []byte("hello over UDP")); err != nil {
 		t.Fatalf("Set: %v", err)
 	}
+	if err := storer.dht.Set(ctx, "gone", []byte("soon deleted")); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	if err := storer.dht.Delete(ctx, "gone"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
 	ckey, err := storer.dht.Put(ctx, []byte("content over UDP"))
 	if err != nil {
 		t.Fatalf("Put: %v", err)
@@ -117,6 +124,9 @@ func TestDHTOverUDP(t *testing.T) {
 		v, err := peers[i].dht.GetOwned(ctx, storer.key.Public(), []byte("greeting"))
 		if err != nil || string(v) != "hello over UDP" {
 			t.Fatalf("peer %d: GetOwned: %q, %v", i, v, err)
+		}
+		if v, err := peers[i].dht.GetOwned(ctx, storer.key.Public(), []byte("gone")); !errors.Is(err, node.ErrNotFound) {
+			t.Fatalf("peer %d: GetOwned of a deleted name: %q, %v", i, v, err)
 		}
 		if v, err := peers[i].dht.Get(ctx, ckey); err != nil || string(v) != "content over UDP" {
 			t.Fatalf("peer %d: Get: %q, %v", i, v, err)

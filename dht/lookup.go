@@ -158,6 +158,7 @@ type Lookup struct {
 	values       int
 	queries      int
 	final        bool // in the final round
+	revivedClose bool // the close nodes dropped unasked were revived
 }
 
 // NewLookup starts a lookup of target by the node self from the seed
@@ -273,6 +274,8 @@ func (l *Lookup) update(now time.Time) {
 	case waiting:
 	case l.value != nil:
 		l.status = FoundValue // fewer than Quorum values, nobody left to ask
+	case !l.revivedClose && l.reviveClose():
+		l.revivedClose = true
 	case l.cfg.FinalRound && !l.final && l.reviveFailed():
 		l.final = true // one more attempt for the close nodes that failed
 	case seen == l.cfg.K:
@@ -284,6 +287,35 @@ func (l *Lookup) update(now time.Time) {
 	default:
 		l.status = Exhausted
 	}
+}
+
+// reviveClose makes up to K nodes dropped unasked (introduced only by
+// distrusted answerers) that are closer than the K-th node that answered
+// pending again, once per lookup, and reports whether there were any: loss
+// and churn make honest answerers' introductions fail too, and without this
+// a lookup converged on far nodes while every node near the target had
+// been dropped. Bounded, so fake neighbours cost at most K more queries.
+func (l *Lookup) reviveClose() bool {
+	var drop []*cand
+	answered := 0
+	for _, c := range l.cands {
+		if answered == l.cfg.K {
+			break
+		}
+		switch {
+		case c.state == responded:
+			answered++
+		case c.state == failed && c.attempts == 0 && len(drop) < l.cfg.K:
+			drop = append(drop, c)
+		}
+	}
+	if answered < l.cfg.K {
+		return false // not converging: revive covers it
+	}
+	for _, c := range drop {
+		c.state = pending
+	}
+	return len(drop) > 0
 }
 
 // reviveFailed gives the nodes that failed after being asked, closer than

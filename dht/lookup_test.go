@@ -379,3 +379,33 @@ func TestLookupFinalRound(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupRevivesCloseDropped: an honest answerer distrusted because its
+// first introductions failed (loss, churn) had its other introductions
+// dropped unasked; before converging on farther nodes the lookup asks the
+// dropped ones closer than the K-th answerer.
+func TestLookupRevivesCloseDropped(t *testing.T) {
+	target := idFrom(0x00)
+	a, b, c := contactOf(idFrom(0x80)), contactOf(idFrom(0x81)), contactOf(idFrom(0x82))
+	near := contactOf(idFrom(0x20))
+	dead := []Contact{contactOf(idFrom(0x10, 1)), contactOf(idFrom(0x10, 2))}
+	l := NewLookup(idFrom(0xff), target, []Contact{a, b, c}, LookupConfig{K: 3, Alpha: 1, Retries: -1, MaxBadIntroductions: 2}, t0)
+	l.OnNodes(l.Next(t0)[0].ID, append(slices.Clone(dead), near), t0) // a answers
+	for range 2 {
+		l.OnTimeout(l.Next(t0)[0].ID) // the two dead ones: a is distrusted, near dropped
+	}
+	for _, x := range []Contact{b, c} {
+		if q := l.Next(t0); len(q) != 1 || q[0].ID != x.ID {
+			t.Fatalf("queries %v, status %v, want %v", idsOf(q), l.Status(), x.ID)
+		}
+		l.OnNodes(x.ID, nil, t0)
+	}
+	q := l.Next(t0)
+	if len(q) != 1 || q[0].ID != near.ID {
+		t.Fatalf("queries %v, status %v: want the dropped near node asked before converging", idsOf(q), l.Status())
+	}
+	l.OnNodes(near.ID, nil, t0)
+	if l.Next(t0); l.Status() != Converged || l.Result()[0].ID != near.ID {
+		t.Fatalf("status %v, result %v", l.Status(), idsOf(l.Result()))
+	}
+}

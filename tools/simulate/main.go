@@ -390,7 +390,9 @@ Flags:
                     dispersy (dispersy.DispersyConfig) (default ours)
   -compare          run both parameter sets on the same seed
   -scenario NAME    scenario (default "default"); known:
-%s  -warmup D         virtual time before the first message (default 1m)
+%s    dht            DHT nodes instead (dht/dhtsim): -values V (default 100),
+                   -lookups L (1000), -churn F (0), -adversaries A (0)
+  -warmup D         virtual time before the first message (default 1m)
   -spread D         spread the creations evenly over D (default 0: at once)
   -limit D          give up D of virtual time after the first creation
                     (default 2h)

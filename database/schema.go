@@ -22,6 +22,7 @@ const applicationID = 0x44535047
 //	   double_signed, option (migrations/0001_initial.sql)
 //	2  the member-keyed index only for types read by member:
 //	   message_type.unkeyed, sync.keyed (migrations/0002_member_index.sql)
+//	3  kv: overlays' own key/value state, the DHT's (migrations/0003_kv.sql)
 const (
 	// oldestVersion is the oldest schema this code upgrades.
 	oldestVersion = 1

@@ -55,7 +55,7 @@
 // [Lookup.Stale] names the holders of older versions. Answers are hints:
 // only the first K contacts of an answer are read, and an answerer whose
 // introductions keep failing is distrusted (the nodes only it introduced are
-// dropped unasked; [Lookup.Distrusted] names it for demotion).
+// dropped unasked, and asked only when nobody else is left; [Lookup.Distrusted] names it for demotion).
 //
 // # Values
 //
@@ -108,22 +108,11 @@
 // vectors (never edited once committed); docs/wire-format.md draws the
 // layouts.
 //
-// # Still to come
+// # On the network
 //
-//   - Engine wiring: a DHT community whose messages carry these payloads as
-//     peer-level signed direct messages with the request/response helper
-//     (correlation is the transport's, so payloads have no request id):
-//     requests to a Server, answers to the Lookups in flight; the walker for
-//     bootstrap and NAT puncturing; engine tasks for refresh, republish and
-//     token rotation; the 3x rule for unproven addresses; a blacklist of
-//     peers that sent unverifiable values; demotion of the peers a lookup
-//     distrusts; the Server's counters in the engine's statistics.
-//   - Persistence: values and the routing table in the SQLite store (a
-//     migration), restored on restart.
-//   - The Go API: Get, Set, Update, Delete, PutOwned, GetOwned, FindPeer,
-//     with contexts and errors that say what happened.
-//   - tools/dht (get, set, find-peer, a DHT node mode for the tracker) and
-//     tools/simulate -scenario dht (loss, churn, JSON metrics).
+// Package dht/node wires this core to the engine (peer messages, walker
+// probes, tasks, persistence, the Go API); tools/dht is its command line,
+// dht/dhtsim its simulator scenarios (tools/simulate -scenario dht).
 //
 // # Invariants
 //

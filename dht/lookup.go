@@ -36,6 +36,11 @@ type LookupConfig struct {
 	// nodes only it introduced and nobody has asked yet are dropped
 	// (default 3).
 	MaxBadIntroductions int
+	// FinalRound gives the nodes that failed, closer than the K-th that
+	// answered, one more attempt before a lookup ends without a value
+	// (a find-value lookup about to answer "not found"): under loss a
+	// holder can fail every attempt of the first rounds.
+	FinalRound bool
 	// Quorum is how many value answers a find-value lookup collects before
 	// it ends (default 1). With more than one, an owner record's newest
 	// version wins ([Newer]) and [Lookup.Stale] names the nodes that
@@ -152,6 +157,8 @@ type Lookup struct {
 	valueFrom    *cand
 	values       int
 	queries      int
+	final        bool // in the final round
+	revivedClose bool // the close nodes dropped unasked were revived
 }
 
 // NewLookup starts a lookup of target by the node self from the seed
@@ -267,11 +274,83 @@ func (l *Lookup) update(now time.Time) {
 	case waiting:
 	case l.value != nil:
 		l.status = FoundValue // fewer than Quorum values, nobody left to ask
+	case !l.revivedClose && l.reviveClose():
+		l.revivedClose = true
+	case l.cfg.FinalRound && !l.final && l.reviveFailed():
+		l.final = true // one more attempt for the close nodes that failed
 	case seen == l.cfg.K:
 		l.status = Converged
+	case l.revive():
+		// Nodes dropped unasked because a distrusted answerer introduced
+		// them are asked after all before the lookup gives up: under churn
+		// honest answerers introduce dead nodes too.
 	default:
 		l.status = Exhausted
 	}
+}
+
+// reviveClose makes up to K nodes dropped unasked (introduced only by
+// distrusted answerers) that are closer than the K-th node that answered
+// pending again, once per lookup, and reports whether there were any: loss
+// and churn make honest answerers' introductions fail too, and without this
+// a lookup converged on far nodes while every node near the target had
+// been dropped. Bounded, so fake neighbours cost at most K more queries.
+func (l *Lookup) reviveClose() bool {
+	var drop []*cand
+	answered := 0
+	for _, c := range l.cands {
+		if answered == l.cfg.K {
+			break
+		}
+		switch {
+		case c.state == responded:
+			answered++
+		case c.state == failed && c.attempts == 0 && len(drop) < l.cfg.K:
+			drop = append(drop, c)
+		}
+	}
+	if answered < l.cfg.K {
+		return false // not converging: revive covers it
+	}
+	for _, c := range drop {
+		c.state = pending
+	}
+	return len(drop) > 0
+}
+
+// reviveFailed gives the nodes that failed after being asked, closer than
+// the K-th node that answered, one more attempt; it reports whether there
+// were any.
+func (l *Lookup) reviveFailed() bool {
+	any, answered := false, 0
+	for _, c := range l.cands {
+		if answered == l.cfg.K {
+			break
+		}
+		switch {
+		case c.state == responded:
+			answered++
+		case c.state == failed && c.attempts > 0:
+			c.state, c.attempts, any = pending, l.cfg.Retries, true
+		}
+	}
+	return any
+}
+
+// FinalRound reports whether the lookup is in its final round (see
+// LookupConfig.FinalRound).
+func (l *Lookup) FinalRound() bool { return l.final }
+
+// revive makes the nodes dropped unasked pending again and reports whether
+// there were any.
+func (l *Lookup) revive() bool {
+	any := false
+	for _, c := range l.cands {
+		if c.state == failed && c.attempts == 0 {
+			c.state, any = pending, true
+		}
+	}
+	return any
 }
 
 // answer accepts an answer from id: a node in flight, or one that timed out

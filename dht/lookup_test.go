@@ -251,8 +251,9 @@ func TestLookupQuorum(t *testing.T) {
 }
 
 // TestLookupDistrust: an answerer whose introductions all fail is
-// distrusted and the rest of what it alone introduced is dropped unasked;
-// a dropped node that an honest answerer also names is asked after all.
+// distrusted and the rest of what it alone introduced is dropped unasked
+// (asked only when nobody else is left); a dropped node that an honest
+// answerer also names is asked at once.
 func TestLookupDistrust(t *testing.T) {
 	target := idFrom(0x00)
 	liar := contactOf(idFrom(0x40))
@@ -274,9 +275,23 @@ func TestLookupDistrust(t *testing.T) {
 	if d := l.Distrusted(); len(d) != 1 || d[0] != liar.ID {
 		t.Fatalf("distrusted %v, want the liar", d)
 	}
-	// The other fakes and the real node were dropped unasked: nothing left.
-	if q := l.Next(t0); len(q) != 0 || l.Status() != Exhausted {
-		t.Fatalf("after distrust: queries %v, status %v", idsOf(q), l.Status())
+	// The other fakes and the real node were dropped unasked. With nobody
+	// else left they are asked after all, closest first, rather than the
+	// lookup giving up (under churn honest answerers introduce dead nodes
+	// too): the real node is found.
+	for range 3 {
+		q := l.Next(t0)
+		if len(q) != 1 || !slices.Contains(idsOf(fakes), q[0].ID) {
+			t.Fatalf("after distrust: queries %v, status %v, want a dropped fake", idsOf(q), l.Status())
+		}
+		l.OnTimeout(q[0].ID)
+	}
+	if q := l.Next(t0); len(q) != 1 || q[0].ID != real.ID {
+		t.Fatalf("after the fakes: queries %v, status %v, want the real node", idsOf(q), l.Status())
+	}
+	l.OnNodes(real.ID, nil, t0)
+	if l.Next(t0); l.Status() != Exhausted || len(l.Result()) != 2 || l.Result()[0].ID != real.ID {
+		t.Fatalf("status %v, result %v", l.Status(), idsOf(l.Result()))
 	}
 
 	// Again, but an honest seed answers first and names the real node too.
@@ -328,5 +343,69 @@ func TestLookupAlternativeAddress(t *testing.T) {
 		if res := l.Result(); len(res) == 0 || res[0] != node {
 			t.Fatalf("%s: result %v", order, res)
 		}
+	}
+}
+
+// TestLookupFinalRound: with FinalRound, a find-value lookup about to end
+// without a value asks the close nodes that failed once more, and finds
+// the value a holder that lost every earlier attempt holds; without it the
+// lookup ends without the value.
+func TestLookupFinalRound(t *testing.T) {
+	target := idFrom(0x00)
+	holder, other := contactOf(idFrom(0x01)), contactOf(idFrom(0x80))
+	rec := NewContent([]byte("v"), time.Time{})
+	for _, final := range []bool{false, true} {
+		l := NewLookup(idFrom(0xff), target, []Contact{holder, other}, LookupConfig{Retries: -1, FinalRound: final}, t0)
+		for _, c := range l.Next(t0) {
+			if c.ID == holder.ID {
+				l.OnTimeout(c.ID) // lost
+			} else {
+				l.OnNodes(c.ID, nil, t0)
+			}
+		}
+		q := l.Next(t0)
+		if !final {
+			if len(q) != 0 || l.Status() != Exhausted || l.FinalRound() {
+				t.Fatalf("without a final round: queries %v, status %v", idsOf(q), l.Status())
+			}
+			continue
+		}
+		if len(q) != 1 || q[0].ID != holder.ID || !l.FinalRound() {
+			t.Fatalf("final round: queries %v, status %v", idsOf(q), l.Status())
+		}
+		l.OnValue(holder.ID, rec)
+		if l.Status() != FoundValue {
+			t.Fatalf("status %v after the final round's answer", l.Status())
+		}
+	}
+}
+
+// TestLookupRevivesCloseDropped: an honest answerer distrusted because its
+// first introductions failed (loss, churn) had its other introductions
+// dropped unasked; before converging on farther nodes the lookup asks the
+// dropped ones closer than the K-th answerer.
+func TestLookupRevivesCloseDropped(t *testing.T) {
+	target := idFrom(0x00)
+	a, b, c := contactOf(idFrom(0x80)), contactOf(idFrom(0x81)), contactOf(idFrom(0x82))
+	near := contactOf(idFrom(0x20))
+	dead := []Contact{contactOf(idFrom(0x10, 1)), contactOf(idFrom(0x10, 2))}
+	l := NewLookup(idFrom(0xff), target, []Contact{a, b, c}, LookupConfig{K: 3, Alpha: 1, Retries: -1, MaxBadIntroductions: 2}, t0)
+	l.OnNodes(l.Next(t0)[0].ID, append(slices.Clone(dead), near), t0) // a answers
+	for range 2 {
+		l.OnTimeout(l.Next(t0)[0].ID) // the two dead ones: a is distrusted, near dropped
+	}
+	for _, x := range []Contact{b, c} {
+		if q := l.Next(t0); len(q) != 1 || q[0].ID != x.ID {
+			t.Fatalf("queries %v, status %v, want %v", idsOf(q), l.Status(), x.ID)
+		}
+		l.OnNodes(x.ID, nil, t0)
+	}
+	q := l.Next(t0)
+	if len(q) != 1 || q[0].ID != near.ID {
+		t.Fatalf("queries %v, status %v: want the dropped near node asked before converging", idsOf(q), l.Status())
+	}
+	l.OnNodes(near.ID, nil, t0)
+	if l.Next(t0); l.Status() != Converged || l.Result()[0].ID != near.ID {
+		t.Fatalf("status %v, result %v", l.Status(), idsOf(l.Result()))
 	}
 }

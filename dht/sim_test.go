@@ -1,6 +1,7 @@
 package dht
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ func TestSimulatedLookups(t *testing.T) {
 	n.build(t, size) // join without loss, so the tables are realistic
 	n.loss = 0.10
 	k := DefaultK
+	n.cfg.FinalRound = os.Getenv("DHT_FINAL_ROUND") != "" // the experiment in performance.md
 
 	var hops []int
 	closest, recall, queries := 0, 0, 0

@@ -161,3 +161,23 @@ func (v *Values) Maintain(now time.Time) (republish []ID, dropped int) {
 	slices.SortFunc(republish, ID.Cmp)
 	return republish, dropped
 }
+
+// Peek returns the record held under key and its hold state without
+// marking it as asked for (republishing and persisting read it), or nil.
+func (v *Values) Peek(key ID) (*Record, Held) {
+	h := v.m[key]
+	if h == nil {
+		return nil, Held{}
+	}
+	return h.rec, h.Held
+}
+
+// Keys returns the keys held, sorted.
+func (v *Values) Keys() []ID {
+	out := make([]ID, 0, len(v.m))
+	for k := range v.m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, ID.Cmp)
+	return out
+}

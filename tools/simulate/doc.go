@@ -120,6 +120,14 @@
 // peers are back before the end (a stopped peer holds nothing new and
 // keeps the run from converging).
 //
+// -scenario dht (dht.go) runs DHT nodes instead (dht/dhtsim): -peers N,
+// -values V stored by random peers, -lookups L find-value lookups from random
+// peers, -loss, -churn F (a fraction F of the peers leave during the
+// lookups, the storers first, as many fresh ones join), -adversaries A
+// (peers answering every query with themselves); -json reports
+// lookup_success, hops_p50, hops_p99, lookup_seconds_p50, lookup_seconds_p99,
+// values_available, bytes_per_lookup.
+//
 // # Invariants
 //
 //   - Determinism: the same flags give the same output, byte for byte,

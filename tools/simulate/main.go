@@ -52,6 +52,7 @@ type config struct {
 	plot    string
 	cpuProf string
 	memProf string
+	dht     dhtOptions
 }
 
 // parse turns args into a config; -v sends progress lines to stderr. A
@@ -84,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	verbose := fs.Bool("v", false, "")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "")
 	fs.StringVar(&c.memProf, "memprofile", "", "")
+	dhtFlags(fs, &c.dht)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -101,6 +103,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.Scenario == scenarioDHT {
+		return c, checkDHT(c)
+	}
 	sc, ok := findScenario(o.Scenario)
 	if !ok {
 		return nil, badFlag("-scenario %q: known scenarios: %s", o.Scenario, scenarioNames())
@@ -182,6 +187,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return f.Close()
 		}
 		defer func() { memProfile = nil }()
+	}
+	if c.opt.Scenario == scenarioDHT {
+		return runDHT(c, stdout, stderr)
 	}
 	// A long run must not end in "cannot write": check the output
 	// directories first.
@@ -382,7 +390,9 @@ Flags:
                     dispersy (dispersy.DispersyConfig) (default ours)
   -compare          run both parameter sets on the same seed
   -scenario NAME    scenario (default "default"); known:
-%s  -warmup D         virtual time before the first message (default 1m)
+%s    dht            DHT nodes instead (dht/dhtsim): -values V (default 100),
+                   -lookups L (1000), -churn F (0), -adversaries A (0)
+  -warmup D         virtual time before the first message (default 1m)
   -spread D         spread the creations evenly over D (default 0: at once)
   -limit D          give up D of virtual time after the first creation
                     (default 2h)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ var moduleImports = map[string]string{
 	"database":     modulePath + "/database",
 	"dispersy":     modulePath + "/dispersy",
 	"dispersytest": modulePath + "/dispersy/dispersytest",
+	"dhtnode":      modulePath + "/dht/node", // imported under this name
 	"dlog":         modulePath + "/dispersy/dlog",
 	"keys":         modulePath + "/keys",
 	"keyfile":      modulePath + "/keys/keyfile",
@@ -274,18 +276,27 @@ func generate(b block) ([]byte, error) {
 	var imports []string
 	for name := range used {
 		if p, ok := moduleImports[name]; ok {
-			imports = append(imports, p)
+			imports = append(imports, importLine(name, p))
 		} else if p, ok := stdImports[name]; ok {
-			imports = append(imports, p)
+			imports = append(imports, importLine(name, p))
 		}
 	}
 	slices.Sort(imports)
 	var hdr strings.Builder
 	hdr.WriteString("package " + pkgName(b.doc) + "\n\n")
 	for _, p := range imports {
-		fmt.Fprintf(&hdr, "import %q\n", p)
+		hdr.WriteString("import " + p + "\n")
 	}
 	return []byte(hdr.String() + "\n" + body.String()), nil
+}
+
+// importLine is the import spec of path under name: named only when the
+// name is not the path's last element (dhtnode for dht/node).
+func importLine(name, path string) string {
+	if name == path[strings.LastIndex(path, "/")+1:] || path == "math/rand/v2" {
+		return strconv.Quote(path)
+	}
+	return name + " " + strconv.Quote(path)
 }
 
 // terminates reports whether a statement block ends in a terminating

@@ -32,7 +32,7 @@ const (
 const maxPeers = 1<<24 - 2
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: simulate [-peers N] [-messages M] [-loss P] [-dup P] [-reorder P] [-store memory|sqlite] [-latency D] [-jitter D] [-seed S] [-params ours|dispersy] [-compare] [-scenario NAME] [-warmup D] [-spread D] [-limit D] [-json] [-csv FILE] [-plot FILE.png] [-v] (-h for help)"
+const usageLine = "usage: simulate [-peers N] [-messages M] [-loss P] [-dup P] [-reorder P] [-store memory|sqlite] [-latency D] [-jitter D] [-rate B] [-seed S] [-params ours|dispersy] [-reconcile] [-compare] [-scenario NAME] [-warmup D] [-spread D] [-limit D] [-json] [-csv FILE] [-plot FILE.png|FILE.svg] [-v] (-h for help)"
 
 // usageError is a bad flag value.
 type usageError struct{ msg string }
@@ -82,6 +82,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.plot, "plot", "", "")
 	walkTarget := fs.Int("walktarget", -1, "")
 	verbose := fs.Bool("v", false, "")
+	fs.Int64Var(&o.Rate, "rate", 0, "")
+	fs.BoolVar(&o.Reconcile, "reconcile", false, "")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "")
 	fs.StringVar(&c.memProf, "memprofile", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +139,10 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, badFlag("-params %q: must be %s or %s", o.Params, paramsOurs, paramsDispersy)
 	case c.compare && set["params"]:
 		return nil, badFlag("-compare runs both parameter sets; drop -params")
+	case c.compare && set["reconcile"] && o.Scenario == "latejoin":
+		return nil, badFlag("-compare runs with and without reconciliation; drop -reconcile")
+	case o.Rate < 0:
+		return nil, badFlag("-rate %d: must be >= 0 bytes per second (0: unlimited)", o.Rate)
 	}
 	return c, nil
 }
@@ -194,6 +200,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 	}
+	if c.opt.Scenario == "latejoin" {
+		return runLateJoin(c, stdout, stderr)
+	}
 	var results []*result
 	if c.compare {
 		for _, p := range []string{paramsOurs, paramsDispersy} {
@@ -221,12 +230,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if c.plot != "" {
-		var buf bytes.Buffer
-		if err := coverageChart(results).WritePNG(&buf); err != nil {
-			fmt.Fprintf(stderr, "simulate: could not draw the coverage plot: %v\n", err)
-			return exitFail
-		}
-		if err := os.WriteFile(c.plot, buf.Bytes(), 0o644); err != nil {
+		if err := writeChart(c.plot, coverageChart(results)); err != nil {
 			fmt.Fprintf(stderr, "simulate: could not write the coverage plot: %v\n", err)
 			return exitFail
 		}
@@ -251,6 +255,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		writeText(stdout, r)
 	}
 	return exitOK
+}
+
+// writeChart draws ch into path: SVG when path ends in .svg, PNG
+// otherwise.
+func writeChart(path string, ch *plot.Chart) error {
+	var buf bytes.Buffer
+	var err error
+	if strings.HasSuffix(strings.ToLower(path), ".svg") {
+		err = ch.WriteSVG(&buf)
+	} else {
+		err = ch.WritePNG(&buf)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // checkWritable reports whether a file can be created next to path, by

@@ -480,7 +480,7 @@ func latejoinChart(runs []latejoinRun, results []*latejoinResult) *plot.Chart {
 	for i, r := range results {
 		s := plot.Series{Name: runs[i].name}
 		if r.CaughtUp {
-			s.Name += fmt.Sprintf(" (%.4g s)", r.CatchupSeconds)
+			s.Name += " (" + strconv.FormatFloat(r.CatchupSeconds, 'f', max(0, 2-int(math.Floor(math.Log10(max(r.CatchupSeconds, 0.001))))), 64) + " s)"
 		} else {
 			s.Name += " (not caught up)"
 		}

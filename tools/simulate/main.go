@@ -410,6 +410,12 @@ Flags:
                     "dispersy": …})
   -csv FILE         write the coverage per walk round as CSV
   -plot FILE.png    draw the coverage per walk round as a PNG chart
+  -rate B           every peer's upload and download rate in bytes per
+                    second, with a 256 KiB queue each way (default 0:
+                    unlimited; latejoin: 10000000)
+  -reconcile        turn the catch-up protocol on (dispersy/catchup;
+                    latejoin's default when built in, except with -params
+                    dispersy)
   -walktarget N     the walker's target of verified peers (0: walk at
                     every step; default: the parameter set's, 10 / 0)
   -v                print the coverage at every walk round on stderr
@@ -424,6 +430,18 @@ until round 60 each peer stops with probability 1%% per round (at most 10%%
 offline at once) and restarts from its store 2 to 6 rounds later; then
 every peer comes back. It adds lost (acknowledged messages some online
 peer lacks at the end), stops, restarts and events to the report.
+
+The latejoin scenario: -peers holders (default 10) store the same
+-messages messages (default 10,000; created once and copied into their
+stores, not synced), links of -rate (default 10 MB/s) each way, no jitter;
+after the warm-up one fresh peer joins and the run ends when it holds all
+of them. It reports catchup_seconds (virtual time from the join),
+transfer_seconds (bytes lacked / -rate), round_trip_seconds, goal_seconds
+(transfer + 10 round trips), catchup_bytes_ratio (bytes the joiner
+received / bytes it lacked) and held_over_time; -compare runs
+reconciliation (when built in), bloom-only and Dispersy's parameters side
+by side; -csv and -plot (FILE.svg or FILE.png) give the joiner's messages
+held over time.
 
 A round is one walker step of every peer (Walker.StepInterval, 5 s).
 rounds_to_full = (convergence − first creation) / StepInterval.

@@ -411,7 +411,11 @@ func (s *span) step(n int) float64 {
 // format renders a tick value with the axis's decimals.
 func (s *span) format(v float64) string {
 	if s.exp10 {
-		return strconv.FormatFloat(math.Pow(10, v), 'g', 4, 64)
+		x := math.Pow(10, v)
+		if x >= 1 && x < 1e15 {
+			return strconv.FormatFloat(math.Round(x), 'f', -1, 64)
+		}
+		return strconv.FormatFloat(x, 'g', 4, 64)
 	}
 	return strconv.FormatFloat(v, 'f', s.decimals, 64)
 }

@@ -53,7 +53,7 @@ func TestWriteSVG(t *testing.T) {
 		}
 	}
 	all := strings.Join(texts, "|")
-	for _, w := range []string{"a <title> & more", "seconds (log)", "held", "fast", "slow", "|0.01|", "|0.1|", "|1|", "|10|", "|100|", "|1000|"} {
+	for _, w := range []string{"a <title> & more", "seconds (log)", "held", "fast", "slow", "|0.01|", "|0.1|", "|1|", "|10|", "|100|", "|1000|", "|100|"} {
 		if !strings.Contains("|"+all+"|", w) {
 			t.Errorf("SVG text %q missing from %q", w, all)
 		}

@@ -103,6 +103,9 @@ type Config struct {
 	// Bootstrap lists tracker addresses the walker falls back to when it
 	// has no candidate (Dispersy's trackers).
 	Bootstrap []netip.AddrPort
+	// Extensions are attached to every community (see Extension): NewEngine
+	// calls each factory once. catchup.Enable adds one. Default: none.
+	Extensions []func(*Engine) Extension
 	// DelayRetry is the first wait before a missing-* request for a delayed
 	// message is sent again; each retry doubles it. Python Dispersy never
 	// retried.

@@ -166,6 +166,7 @@ func (c *Community) commitLocal(m *message) error {
 	if err := c.e.store.Apply(&c.e.batch); err != nil {
 		return c.e.fail(err)
 	}
+	c.e.applied(c.e.batch.Ops)
 	c.e.batch.Reset()
 	c.e.stats.Stored++
 	c.stats.Stored++

@@ -46,6 +46,7 @@ type typeEntry struct {
 	t       AnyMessageType
 	spec    MessageSpec
 	builtin bool
+	ext     bool // registered by an Extension (built-in ids allowed)
 
 	check  func(*Context, *message) Verdict
 	handle func(*Context, []*message)
@@ -200,7 +201,7 @@ func compile(d *Definition, overlay Overlay, builtins []*typeEntry) (*compiled, 
 			errs = append(errs, fmt.Errorf("message name %q registered twice (ids %d and %d)", e.spec.Name, prev, id))
 			return
 		}
-		if !e.builtin && !conversion.IsUserID(id) {
+		if !e.builtin && !e.ext && !conversion.IsUserID(id) {
 			errs = append(errs, fmt.Errorf("message %q: id %d is reserved for built-in messages; use %d..%d", e.spec.Name, id, conversion.FirstUserID, conversion.LastUserID))
 			return
 		}

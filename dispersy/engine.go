@@ -79,6 +79,7 @@ type Engine struct {
 	batch    Batch
 	queued   []*message           // messages committed in the current flush, to handle
 	logged   map[string]time.Time // diagnostics: cause -> last logged (events.go)
+	exts     []Extension          // Config.Extensions (extension.go)
 }
 
 // NewEngine returns an engine that signs with me and persists to store.
@@ -105,6 +106,9 @@ func NewEngine(cfg Config, me *keys.PrivateKey, store Store) (*Engine, error) {
 		storedMembers: map[keys.MemberID]struct{}{},
 	}
 	e.amp.init()
+	for _, f := range cfg.Extensions {
+		e.exts = append(e.exts, f(e))
+	}
 	if e.rng == nil {
 		id := me.ID()
 		e.rng = rand.New(rand.NewPCG(binary.BigEndian.Uint64(id[0:8]), binary.BigEndian.Uint64(id[8:16])))
@@ -204,6 +208,7 @@ func (e *Engine) Join(overlay Overlay, opts ...JoinOption) (*Community, error) {
 	}
 	d := &Definition{}
 	overlay.Define(d)
+	e.extend(d)
 	def, err := compile(d, overlay, builtinEntries())
 	if err != nil {
 		return nil, err

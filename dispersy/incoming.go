@@ -632,6 +632,7 @@ func (e *Engine) flush() error {
 			if err := e.applyBatch(); err != nil {
 				return e.fail(err)
 			}
+			e.applied(e.batch.Ops)
 			e.batch.Reset()
 		}
 		// The round is committed: what its checks saw pending (delayed

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dispersy-go/dispersy/dispersy/syncrange"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
 // HashSize is the length of a packet hash.
-const HashSize = 16
+const HashSize = syncrange.HashSize
 
 // Hash identifies a packet: the first 16 bytes of the SHA-256 of the whole
 // packet. Bloom filters hold hashes, not packets.
-type Hash [HashSize]byte
+type Hash = syncrange.Hash
 
 // PacketHash returns the hash of a packet.
 func PacketHash(pkt []byte) Hash {
@@ -99,41 +100,15 @@ type TypeRecord struct {
 	Unkeyed bool
 }
 
-// ScanQuery selects live (not undone) messages of some types for building
-// a sync range or bloom filter.
-type ScanQuery struct {
-	Community keys.CommunityID
-	// Types are the message ids to include; empty selects nothing.
-	Types []uint8
-	// From is the first global time: rows with GlobalTime >= From when
-	// ascending, <= From when descending.
-	From       uint64
-	Descending bool
-	// Modulo and Offset, when Modulo > 1, keep only rows with
-	// (GlobalTime + Offset) % Modulo == 0.
-	Modulo, Offset uint64
-}
-
-// ScanRow is one row of a scan.
-type ScanRow struct {
-	GlobalTime uint64
-	Hash       Hash
-}
-
-// RangeQuery selects the messages of one type in a global-time range, for
-// sync answers and inspection.
-type RangeQuery struct {
-	Community keys.CommunityID
-	MessageID uint8
-	// Low and High bound the global time, inclusive.
-	Low, High uint64
-	// Modulo and Offset, when Modulo > 1, keep only rows with
-	// (GlobalTime + Offset) % Modulo == 0.
-	Modulo, Offset uint64
-	Descending     bool
-	// IncludeUndone also returns undone messages.
-	IncludeUndone bool
-}
+// The store's sync queries (package syncrange).
+type (
+	// ScanQuery selects live (not undone) messages of some types.
+	ScanQuery = syncrange.ScanQuery
+	// ScanRow is one row of a scan.
+	ScanRow = syncrange.ScanRow
+	// RangeQuery selects the messages of one type in a global-time range.
+	RangeQuery = syncrange.RangeQuery
+)
 
 // Store persists messages, members and communities. The engine is its only
 // caller and calls it from one goroutine, so implementations need not be

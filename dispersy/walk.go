@@ -390,6 +390,9 @@ func (w *walkState) handle(c *Community, m *message) {
 			w.table.SetGlobalTime(m.source, m.frame.GlobalTime)
 		}
 		c.e.stats.WalkReplies++
+		for _, x := range c.e.exts {
+			x.Walked(c, m.source, m.frame.GlobalTime)
+		}
 		c.e.vote(m.source, p.Destination)
 		if walker.IsValid(p.IntroducedLAN) || walker.IsValid(p.IntroducedWAN) {
 			sock := a.SockFor(p.IntroducedLAN, p.IntroducedWAN)

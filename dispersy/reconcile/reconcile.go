@@ -122,6 +122,7 @@ type Reconciler struct {
 	needSet   map[ID]struct{}
 	have      []Item
 	need      []ID
+	needIn    []Window
 
 	// Byte counters of the session: messages written and read.
 	BytesOut, BytesIn int
@@ -169,6 +170,35 @@ func (s *Reconciler) Have() []Item { return s.have }
 
 // Need returns the ids the peer holds that this side lacks (initiator only).
 func (s *Reconciler) Need() []ID { return s.need }
+
+// Window is the global-time span [Lo, Hi] in which a needed id lies: the
+// range of the peer's id list that named it (Hi is [Infinity]'s time when
+// the range was open).
+type Window struct{ Lo, Hi uint64 }
+
+// NeedWindows returns, for each id of Need (same order), the span of global
+// times in which the peer holds it, so a request for it can name where to
+// look.
+func (s *Reconciler) NeedWindows() []Window { return s.needIn }
+
+// Check is Initiate as one fingerprint of the whole scope, when the
+// initiator holds more than IDListThreshold items there (else it is
+// Initiate): one small message that confirms equal sets in one round trip;
+// the peer's reply splits the scope where they differ.
+func (s *Reconciler) Check() ([]byte, error) {
+	i, j := s.ix.Rank(s.lo), s.ix.Rank(s.hi)
+	if j-i <= s.cfg.IDListThreshold {
+		return s.Initiate()
+	}
+	if !s.initiator || s.rounds > 0 || s.over {
+		return nil, ErrSessionOver
+	}
+	w := s.newWriter(1)
+	w.skipTo(s.lo)
+	w.put(&Range{Upper: s.hi, Mode: ModeFingerprint, Fingerprint: s.ix.Fingerprint(s.lo, s.hi)})
+	s.rounds = 1
+	return s.finish(w)[0], nil
+}
 
 // Initiate returns the first message: the scope split into Branch
 // fingerprints (or the initiator's ids when it holds few items there).
@@ -516,6 +546,7 @@ func (s *Reconciler) diff(lo, hi Bound, theirs []ID) error {
 			if _, ok := s.needSet[theirs[y]]; !ok {
 				s.needSet[theirs[y]] = struct{}{}
 				s.need = append(s.need, theirs[y])
+				s.needIn = append(s.needIn, Window{lo.Time, hi.Time})
 			}
 			y++
 		default:

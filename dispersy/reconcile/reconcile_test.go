@@ -608,3 +608,62 @@ func TestMovingIndex(t *testing.T) {
 		t.Fatalf("found %d and %d differences of about 100 each way", len(ini.Have()), len(ini.Need()))
 	}
 }
+
+// TestCheckAndNeedWindows: Check sends one fingerprint when the sets are
+// large and equal sets end in one round trip; with a difference, every
+// needed id comes with the global-time window that holds it.
+func TestCheckAndNeedWindows(t *testing.T) {
+	var a, b []Item
+	for i := range 1000 {
+		it := Item{Time: uint64(10 + i)}
+		it.ID[0], it.ID[1] = byte(i>>8), byte(i)
+		it.ID[15] = 1
+		b = append(b, it)
+		if i%97 != 5 {
+			a = append(a, it)
+		}
+	}
+	ia, _ := Build(a)
+	ib, _ := Build(b)
+	same, _ := NewInitiator(ib, Zero, Infinity, Config{})
+	msg, err := same.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := Decode(msg); len(m.Ranges) != 1 || m.Ranges[0].Mode != ModeFingerprint {
+		t.Fatalf("Check of a large set: %d ranges, want one fingerprint", len(m.Ranges))
+	}
+	reply, err := Respond(ib, msg, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := same.Reconcile(reply); !done || err != nil {
+		t.Fatalf("equal sets: done=%v err=%v, want done after one round trip", done, err)
+	}
+	s, _ := NewInitiator(ia, Zero, Infinity, Config{})
+	msg, _ = s.Check()
+	for range 20 {
+		reply, err := Respond(ib, msg, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, done, err := s.Reconcile(reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			break
+		}
+		msg = next
+	}
+	need, win := s.Need(), s.NeedWindows()
+	if len(need) != len(b)-len(a) || len(win) != len(need) {
+		t.Fatalf("need %d ids with %d windows, want %d", len(need), len(win), len(b)-len(a))
+	}
+	for k, id := range need {
+		i := int(id[0])<<8 | int(id[1])
+		if gt := uint64(10 + i); gt < win[k].Lo || gt > win[k].Hi {
+			t.Fatalf("id %d at time %d outside its window %+v", i, gt, win[k])
+		}
+	}
+}

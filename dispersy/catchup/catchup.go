@@ -1,0 +1,276 @@
+package catchup
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/reconcile"
+	"github.com/dispersy-go/dispersy/keys"
+	"github.com/dispersy-go/dispersy/policy"
+)
+
+// Options tune catch-up. The zero value of a field means its default.
+type Options struct {
+	// IDsPerRequest is how many ids one dispersy-want asks for (default
+	// 24: the answer is that many stored packets, one datagram each).
+	IDsPerRequest int
+	// MaxWindow bounds the requests outstanding at once (default 32); the
+	// window starts at 2, grows by one per window of answered requests and
+	// halves on a timeout (AIMD).
+	MaxWindow int
+	// MaxRetries is how many times one id is asked for again after a
+	// timeout before it is given up for this node's run (default 4).
+	MaxRetries int
+	// MessagesPerRound is how many reconcile messages (datagrams) a round
+	// trip carries each way (default 4).
+	MessagesPerRound int
+	// MaxRounds bounds the round trips of one scope of a session (default
+	// 512: a large difference takes about one round trip per
+	// MessagesPerRound KB of ids).
+	MaxRounds int
+	// MaxIdleRounds bounds the round trips in a row that find no missing
+	// id (default 16; an honest session needs about log16(n) of them): a
+	// peer that lies in its fingerprints costs at most that many, then it
+	// is not asked again for Backoff.
+	MaxIdleRounds int
+	// Backoff is how long a peer whose session failed (round limit, bad
+	// replies, no answer) is not asked again (default 2 minutes).
+	Backoff time.Duration
+	// CheckInterval is how long after a session that found nothing to
+	// fetch the same peer is checked again (default 0: at every walk
+	// exchange; a check is one small datagram each way).
+	CheckInterval time.Duration
+	// UploadRate is what one peer may download from us per second, in
+	// bytes of answered packets (default 4 MiB); beyond it requests are
+	// answered in part and counted (Stats.Throttled).
+	UploadRate int
+	// MaxScan bounds the stored items one dispersy-want makes us examine
+	// (default 4,096).
+	MaxScan int
+
+	// lie makes this node answer reconcile messages with random
+	// fingerprints (tests of the lying-peer defence).
+	lie bool
+}
+
+func (o Options) resolve() Options {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.IDsPerRequest, 24)
+	def(&o.MaxWindow, 32)
+	def(&o.MaxRetries, 4)
+	def(&o.MessagesPerRound, 4)
+	def(&o.MaxRounds, 512)
+	def(&o.MaxIdleRounds, 16)
+	def(&o.UploadRate, 4<<20)
+	def(&o.MaxScan, 4096)
+	if o.Backoff <= 0 {
+		o.Backoff = 2 * time.Minute
+	}
+	return o
+}
+
+// Enable attaches catch-up to every community of every engine made with
+// cfg (dispersy.Config.Extensions). One line, before dispersy.NewEngine or
+// dispersy.NewNode:
+//
+//	catchup.Enable(&cfg, catchup.Options{})
+func Enable(cfg *dispersy.Config, o Options) {
+	o = o.resolve()
+	cfg.Extensions = append(cfg.Extensions, func(e *dispersy.Engine) dispersy.Extension {
+		return &ext{e: e, o: o, comms: map[keys.CommunityID]*state{}}
+	})
+}
+
+// Stats are an engine's catch-up counters.
+type Stats struct {
+	Sessions      uint64 // reconciliation sessions started (checks included)
+	Rounds        uint64 // reconcile round trips completed
+	Answered      uint64 // reconcile messages answered for peers
+	IDsRequested  uint64 // ids asked for in dispersy-want (retries included)
+	IDsReceived   uint64 // asked-for messages that arrived and were stored
+	IDsGivenUp    uint64 // ids given up after MaxRetries
+	Timeouts      uint64 // want requests and rounds that timed out
+	BytesSent     uint64 // catch-up bytes sent: reconcile, want, answered packets
+	BytesReceived uint64 // reconcile and want payload bytes received
+	PacketsServed uint64 // stored packets sent in answer to dispersy-want
+	LyingPeers    uint64 // sessions ended by a round limit, idle rounds or invalid replies
+	Throttled     uint64 // packets not sent: the peer's upload budget was spent
+	Unproven      uint64 // requests from unproven addresses (probed, not served)
+	Rebuilds      uint64 // index rebuilds from the store
+}
+
+// StatsOf returns the catch-up counters of e; ok is false when catch-up is
+// not enabled on e. Call it on the engine's goroutine (Node.Do).
+func StatsOf(e *dispersy.Engine) (s Stats, ok bool) {
+	for _, x := range e.Extensions() {
+		if c, is := x.(*ext); is {
+			return c.stats, true
+		}
+	}
+	return Stats{}, false
+}
+
+// ext is the catch-up extension of one engine.
+type ext struct {
+	e     *dispersy.Engine
+	o     Options
+	comms map[keys.CommunityID]*state
+	stats Stats
+}
+
+// scope is the reconciled message types of one priority.
+type scope struct {
+	prio  uint8
+	types []uint8
+	ix    *reconcile.Index
+	dirty bool
+}
+
+// state is catch-up in one community.
+type state struct {
+	x      *ext
+	c      *dispersy.Community
+	scopes []*scope // priority high to low
+	byType [256]*scope
+
+	sess     *session
+	nextSess uint16
+	backoff  map[netip.AddrPort]time.Time
+	checked  map[netip.AddrPort]time.Time
+	rtt      time.Duration
+	tr       transfer
+	budgets  map[netip.AddrPort]*bucket
+}
+
+// Define implements dispersy.Extension.
+func (x *ext) Define(d *dispersy.Definition) {
+	dispersy.Register(d, ReconcileType, dispersy.Handlers[Reconcile]{Handle: func(ctx *dispersy.Context, b []*dispersy.Message[Reconcile]) {
+		st := x.state(ctx.Community())
+		for _, m := range b {
+			if !m.Local() {
+				x.stats.BytesReceived += uint64(len(m.Payload.Msg) + reconcileHeader)
+				st.onReconcile(m.Source, m.Payload)
+			}
+		}
+	}})
+	dispersy.Register(d, WantType, dispersy.Handlers[Want]{Handle: func(ctx *dispersy.Context, b []*dispersy.Message[Want]) {
+		st := x.state(ctx.Community())
+		for _, m := range b {
+			if !m.Local() {
+				st.onWant(m.Source, m.Payload)
+			}
+		}
+	}})
+}
+
+// state returns c's catch-up state, made on first use.
+func (x *ext) state(c *dispersy.Community) *state {
+	if st := x.comms[c.ID()]; st != nil && st.c == c {
+		return st
+	}
+	st := &state{x: x, c: c, backoff: map[netip.AddrPort]time.Time{}, checked: map[netip.AddrPort]time.Time{},
+		budgets: map[netip.AddrPort]*bucket{}, nextSess: uint16(x.e.Rand().Uint32())}
+	st.tr.init()
+	byPrio := map[uint8]*scope{}
+	for _, t := range c.Types() {
+		if !policy.BloomSynced(t.Distribution) {
+			continue
+		}
+		_, prio, pruning, _ := policy.SyncParams(t.Distribution)
+		if _, pruned := pruning.(policy.GlobalTimePruning); pruned {
+			continue // its peers prune at different global times: bloom sync only
+		}
+		s := byPrio[prio]
+		if s == nil {
+			s = &scope{prio: prio, dirty: true}
+			byPrio[prio] = s
+			st.scopes = append(st.scopes, s)
+		}
+		s.types = append(s.types, t.ID)
+		st.byType[t.ID] = s
+	}
+	slices.SortFunc(st.scopes, func(a, b *scope) int { return cmp.Compare(b.prio, a.prio) })
+	x.comms[c.ID()] = st
+	return st
+}
+
+// scopeOf returns the scope of priority prio, or nil.
+func (st *state) scopeOf(prio uint8) *scope {
+	for _, s := range st.scopes {
+		if s.prio == prio {
+			return s
+		}
+	}
+	return nil
+}
+
+// index returns s's index, rebuilt from the store when stale.
+func (st *state) index(s *scope) (*reconcile.Index, error) {
+	if !s.dirty && s.ix != nil {
+		return s.ix, nil
+	}
+	var items []reconcile.Item
+	err := st.x.e.Store().Scan(dispersy.ScanQuery{Community: st.c.ID(), Types: s.types}, func(r dispersy.ScanRow) bool {
+		items = append(items, reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(items, func(a, b reconcile.Item) int { return a.Compare(b) })
+	items = slices.Compact(items)
+	ix, err := reconcile.Build(items)
+	if err != nil {
+		return nil, err
+	}
+	s.ix, s.dirty = ix, false
+	st.x.stats.Rebuilds++
+	return ix, nil
+}
+
+// Applied implements dispersy.Extension: keeps every built index exact. A
+// put of a live message inserts it (O(log n)); anything that removes or
+// revives messages (delete, undo, trim, prune, packet replacement) marks
+// the index stale, and it is rebuilt from the store when next used.
+func (x *ext) Applied(e *dispersy.Engine, ops []dispersy.Op) {
+	for i := range ops {
+		op := &ops[i]
+		st := x.comms[op.Community]
+		if st == nil {
+			continue
+		}
+		switch op.Kind {
+		case dispersy.OpPut:
+			r := &op.Record
+			st.tr.arrived(st, reconcile.ID(r.Hash))
+			if s := st.byType[r.MessageID]; s != nil && s.ix != nil && !r.Undone {
+				s.ix.Insert(reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)})
+			}
+		case dispersy.OpTrim, dispersy.OpPrune:
+			if s := st.byType[op.MessageID]; s != nil {
+				s.dirty = true
+			}
+		case dispersy.OpDelete, dispersy.OpSetUndone, dispersy.OpReplacePacket:
+			for _, s := range st.scopes {
+				s.dirty = true
+			}
+		}
+	}
+}
+
+// Walked implements dispersy.Extension: after a walk exchange with a
+// proven peer, check (one fingerprint) whether it holds what we lack.
+func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
+	st := x.state(c)
+	if len(st.scopes) == 0 {
+		return
+	}
+	st.walked(addr)
+}

@@ -1,0 +1,164 @@
+package catchup
+
+import (
+	"cmp"
+	"crypto/rand"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/reconcile"
+)
+
+// serveReconcile answers one reconcile message of a peer's session
+// (stateless: reconcile.Reconciler.RespondBatch on a fresh responder).
+func (st *state) serveReconcile(from netip.AddrPort, p Reconcile) {
+	if !st.x.e.Proven(from) {
+		// Answered within the anti-amplification credit; the probe proves
+		// the peer for the transfer that may follow.
+		st.x.stats.Unproven++
+		st.c.Probe(from)
+	}
+	s := st.scopeOf(p.Scope)
+	if s == nil {
+		return
+	}
+	ix, err := st.index(s)
+	if err != nil {
+		return
+	}
+	var replies [][]byte
+	if st.x.o.lie {
+		var fp reconcile.Fingerprint
+		_, _ = rand.Read(fp[:])
+		m := reconcile.Message{Ranges: []reconcile.Range{{Upper: reconcile.Infinity, Mode: reconcile.ModeFingerprint, Fingerprint: fp}}}
+		b, _ := m.AppendEncode(nil)
+		replies = [][]byte{b}
+	} else {
+		r, err := reconcile.NewResponder(ix, st.rcfg())
+		if err == nil {
+			replies, _, err = r.RespondBatch(p.Msg)
+		}
+		if err != nil || len(replies) > math.MaxUint8 {
+			return
+		}
+	}
+	st.x.stats.Answered++
+	for j, m := range replies {
+		st.sendReconcile(from, Reconcile{Reply: true, Session: p.Session, Round: p.Round, Index: p.Part, Part: uint8(j), Parts: uint8(len(replies)), Scope: p.Scope, Msg: m})
+	}
+}
+
+// bucket is one peer's upload budget: a token bucket of Options.UploadRate
+// bytes per second, one second deep.
+type bucket struct {
+	at     time.Time
+	tokens float64
+}
+
+func (b *bucket) take(now time.Time, rate, n int) bool {
+	if b.at.IsZero() {
+		b.tokens = float64(rate)
+	} else {
+		b.tokens = min(float64(rate), b.tokens+now.Sub(b.at).Seconds()*float64(rate))
+	}
+	b.at = now
+	if b.tokens < float64(n) {
+		return false
+	}
+	b.tokens -= float64(n)
+	return true
+}
+
+// maxBuckets bounds the upload budgets kept (only proven peers get one).
+const maxBuckets = 4096
+
+// onWant answers a dispersy-want with the stored packets it names, in
+// ascending global time, within the peer's upload budget.
+func (st *state) onWant(from netip.AddrPort, w Want) {
+	st.x.stats.BytesReceived += uint64(2 + 20*len(w.Groups))
+	if !st.x.e.Proven(from) {
+		st.x.stats.Unproven++
+		st.c.Probe(from)
+		return
+	}
+	s := st.scopeOf(w.Scope)
+	if s == nil {
+		return
+	}
+	ix, err := st.index(s)
+	if err != nil {
+		return
+	}
+	// Find each group's ids in the index (at most MaxScan items examined in
+	// all), then read their packets from the store over the span of global
+	// times they cover.
+	type pkt struct {
+		gt   uint64
+		data []byte
+	}
+	var out []pkt
+	budget := st.x.o.MaxScan
+	var items []reconcile.Item
+	for _, g := range w.Groups {
+		want := map[reconcile.ID]bool{}
+		for _, id := range g.IDs {
+			want[id] = true
+		}
+		i, j := ix.Rank(reconcile.Bound{Time: g.Lo}), ix.Len()
+		if g.Hi < math.MaxUint64-1 {
+			j = ix.Rank(reconcile.Bound{Time: g.Hi + 1})
+		}
+		j = min(j, i+budget)
+		if j <= i {
+			continue
+		}
+		budget -= j - i
+		found := map[reconcile.ID]uint64{}
+		lo, hi := uint64(math.MaxUint64), uint64(0)
+		items = ix.AppendRanks(items[:0], i, j)
+		for _, it := range items {
+			if want[it.ID] {
+				found[it.ID] = it.Time
+				lo, hi = min(lo, it.Time), max(hi, it.Time)
+			}
+		}
+		n := len(out)
+		for _, id := range s.types {
+			if len(found) == 0 || len(out)-n == len(found) {
+				break
+			}
+			err := st.x.e.Store().Range(dispersy.RangeQuery{Community: st.c.ID(), MessageID: id, Low: lo, High: hi}, func(r *dispersy.Record) bool {
+				if t, ok := found[reconcile.ID(r.Hash)]; ok && t == r.GlobalTime {
+					out = append(out, pkt{r.GlobalTime, r.Packet})
+				}
+				return len(out)-n < len(found)
+			})
+			if err != nil {
+				return
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b pkt) int { return cmp.Compare(a.gt, b.gt) })
+	b := st.budgets[from]
+	if b == nil {
+		if len(st.budgets) >= maxBuckets {
+			clear(st.budgets)
+		}
+		b = &bucket{}
+		st.budgets[from] = b
+	}
+	now := st.now()
+	for _, p := range out {
+		if !b.take(now, st.x.o.UploadRate, len(p.data)) {
+			st.x.stats.Throttled++
+			continue
+		}
+		if st.c.SendPacket(from, p.data) {
+			st.x.stats.PacketsServed++
+			st.x.stats.BytesSent += uint64(len(p.data))
+		}
+	}
+}

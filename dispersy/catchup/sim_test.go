@@ -1,0 +1,337 @@
+package catchup
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dispersy-go/dispersy/dispersy"
+	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
+	"github.com/dispersy-go/dispersy/keys"
+)
+
+var debugCID = dt.DebugMaster.Public().CommunityID()
+
+// stores gives each simulated peer a MemStore, some filled before the peer
+// starts.
+type stores struct{ m map[int]*dt.MemStore }
+
+func (s *stores) Open(i int) (dispersy.Store, error) {
+	if s.m[i] == nil {
+		s.m[i] = dt.NewMemStore()
+	}
+	return s.m[i], nil
+}
+
+func (s *stores) Release(int, dispersy.Store) error { return nil }
+
+// copyHistory puts every stored message of from (community debugCID) in a
+// new MemStore for peer i, optionally only those keep accepts.
+func (s *stores) copyHistory(t testing.TB, from dispersy.Store, i int, keep func(k int, r *dispersy.Record) bool) {
+	t.Helper()
+	to := dt.NewMemStore()
+	var b dispersy.Batch
+	rec, _, err := from.Community(debugCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.PutCommunity(rec)
+	all := make([]uint8, 0, 255)
+	for id := 1; id < 256; id++ {
+		all = append(all, uint8(id))
+	}
+	k := 0
+	err = from.Replay(debugCID, all, func(r *dispersy.Record) bool {
+		if keep == nil || keep(k, r) {
+			b.Put(*r)
+		}
+		k++
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := to.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	s.m[i] = to
+}
+
+// world is a simulation with history.
+type world struct {
+	t     testing.TB
+	sim   *dt.Sim
+	st    *stores
+	msgs  int
+	types []uint8
+}
+
+type worldOpts struct {
+	seed     uint64
+	holders  int
+	msgs     int
+	loss     float64
+	reorder  float64
+	catchup  bool
+	liar     int // index of a lying holder, or -1
+	noSettle bool
+	keepFrom func(holder, k int, r *dispersy.Record) bool
+}
+
+// newWorld makes peer 0 create o.msgs full-sync messages, copies its store
+// to the other holders, starts them and lets them walk for a minute.
+func newWorld(t testing.TB, o worldOpts) *world {
+	t.Helper()
+	cfg := dt.DefaultSimConfig(o.seed)
+	cfg.Network.Loss = o.loss
+	if o.reorder > 0 {
+		cfg.Network.Reorder, cfg.Network.ReorderDelay = o.reorder, 50*time.Millisecond
+	}
+	st := &stores{m: map[int]*dt.MemStore{}}
+	cfg.Stores = st
+	if o.catchup {
+		var liar keys.MemberID
+		if o.liar >= 0 {
+			liar = dt.PeerKey(keys.Ed25519, o.seed, o.liar).Public().ID()
+		}
+		cfg.Engine.Extensions = append(cfg.Engine.Extensions, func(e *dispersy.Engine) dispersy.Extension {
+			opts := Options{}.resolve()
+			opts.lie = o.liar >= 0 && e.Me().ID() == liar
+			return &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
+		})
+	}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	p0, err := sim.AddPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sim.Do(p0, func(e *dispersy.Engine) error {
+		for i := range o.msgs {
+			if _, err := dispersy.Create(e.Community(debugCID), dt.FullSyncText, dt.Text{Text: fmt.Sprintf("history %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < o.holders; i++ {
+		var keep func(k int, r *dispersy.Record) bool
+		if o.keepFrom != nil {
+			keep = func(k int, r *dispersy.Record) bool { return o.keepFrom(i, k, r) }
+		}
+		st.copyHistory(t, p0.Store, i, keep)
+		if _, err := sim.AddPeer(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !o.noSettle {
+		if err := sim.Net.RunFor(time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &world{t: t, sim: sim, st: st, msgs: o.msgs, types: []uint8{dt.FullSyncText.ID()}}
+}
+
+// count is how many history messages p holds.
+func (w *world) count(p *dt.SimPeer) int { return w.sim.Count(p, debugCID, w.types) }
+
+// join adds a fresh peer and runs until it holds every message or limit
+// passes; it returns the peer and the virtual time it took.
+func (w *world) join(limit time.Duration) (*dt.SimPeer, time.Duration) {
+	w.t.Helper()
+	p, err := w.sim.AddPeer()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	start := w.sim.Net.Now()
+	last := start
+	if _, err := w.sim.RunUntil(func() bool {
+		if testing.Verbose() && w.sim.Net.Now().Sub(last) >= time.Second {
+			last = w.sim.Net.Now()
+			w.t.Logf("%v: %d %+v", last.Sub(start), w.count(p), w.stats(p))
+		}
+		return w.count(p) >= w.msgs
+	}, 100*time.Millisecond, limit); err != nil {
+		w.t.Fatal(err)
+	}
+	return p, w.sim.Net.Now().Sub(start)
+}
+
+func (w *world) stats(p *dt.SimPeer) Stats {
+	s, _ := StatsOf(p.Engine)
+	return s
+}
+
+// TestJoinBehindLargeHistory: 5 peers hold 5,000 messages; a fresh peer
+// holds them all within 60 s of virtual time with catch-up, while with
+// bloom sync alone it holds well under half of them by then.
+func TestJoinBehindLargeHistory(t *testing.T) {
+	const msgs, limit = 5000, 60 * time.Second
+	w := newWorld(t, worldOpts{seed: 1, holders: 5, msgs: msgs, catchup: true, liar: -1})
+	p, took := w.join(limit)
+	s := w.stats(p)
+	t.Logf("catch-up: %d messages in %v of virtual time; %+v", w.count(p), took, s)
+	if got := w.count(p); got != msgs {
+		t.Fatalf("joiner holds %d of %d messages after %v", got, msgs, limit)
+	}
+	if s.IDsReceived == 0 || s.Sessions == 0 {
+		t.Fatalf("the messages did not come through catch-up: %+v", s)
+	}
+
+	b := newWorld(t, worldOpts{seed: 1, holders: 5, msgs: msgs, liar: -1})
+	bp, _ := b.join(limit)
+	t.Logf("bloom only: %d messages after %v", b.count(bp), limit)
+	if got := b.count(bp); got >= msgs/2 {
+		t.Fatalf("bloom sync alone got %d of %d in %v: the comparison is void", got, msgs, limit)
+	}
+}
+
+// TestRestartAfterMissingLargePart: a peer caught up, went offline while
+// 3,000 more messages were made, and gets them after its restart from the
+// index built at load.
+func TestRestartAfterMissingLargePart(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 2, holders: 4, msgs: 2000, catchup: true, liar: -1})
+	p, took := w.join(time.Minute)
+	if got := w.count(p); got != 2000 {
+		t.Fatalf("joiner holds %d of 2000 after %v", got, took)
+	}
+	if err := w.sim.Stop(p); err != nil {
+		t.Fatal(err)
+	}
+	p0 := w.sim.Peers[0]
+	err := w.sim.Do(p0, func(e *dispersy.Engine) error {
+		for i := range 3000 {
+			if _, err := dispersy.Create(e.Community(debugCID), dt.FullSyncText, dt.Text{Text: fmt.Sprintf("later %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.msgs = 5000
+	if ok, err := w.sim.RunUntil(func() bool {
+		for _, h := range w.sim.Peers[:4] {
+			if w.count(h) < w.msgs {
+				return false
+			}
+		}
+		return true
+	}, 100*time.Millisecond, time.Minute); err != nil || !ok {
+		t.Fatalf("the holders did not get the new messages within a minute (err %v)", err)
+	}
+	if err := w.sim.Restart(p); err != nil {
+		t.Fatal(err)
+	}
+	start := w.sim.Net.Now()
+	ok, err := w.sim.RunUntil(func() bool { return w.count(p) >= w.msgs }, 100*time.Millisecond, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restarted peer: %d messages %v after the restart; %+v", w.count(p), w.sim.Net.Now().Sub(start), w.stats(p))
+	if !ok {
+		t.Fatalf("restarted peer holds %d of %d after a minute", w.count(p), w.msgs)
+	}
+}
+
+// TestTwoPeersEachHoldHalf: peers 1 and 2 each hold every other message;
+// both end with all of them through catch-up.
+func TestTwoPeersEachHoldHalf(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 3, holders: 3, msgs: msgs, catchup: true, liar: -1, noSettle: true,
+		keepFrom: func(holder, k int, r *dispersy.Record) bool {
+			return r.MessageID != dt.FullSyncText.ID() || k%2 == holder-1
+		}})
+	// Peer 0 made the history; it comes back with an empty store (it stays
+	// the bootstrap), so 1 and 2 hold one half each.
+	p0 := w.sim.Peers[0]
+	if err := w.sim.Stop(p0); err != nil {
+		t.Fatal(err)
+	}
+	w.st.m[0] = dt.NewMemStore()
+	if err := w.sim.Restart(p0); err != nil {
+		t.Fatal(err)
+	}
+	a, b := w.sim.Peers[1], w.sim.Peers[2]
+	if w.count(a)+w.count(b) > msgs+2 {
+		t.Fatalf("halves overlap: %d + %d", w.count(a), w.count(b))
+	}
+	start := w.sim.Net.Now()
+	ok, err := w.sim.RunUntil(func() bool { return w.count(a) == msgs && w.count(b) == msgs }, 100*time.Millisecond, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("halves: %d and %d after %v; %+v / %+v", w.count(a), w.count(b), w.sim.Net.Now().Sub(start), w.stats(a), w.stats(b))
+	ha, _ := w.sim.Hashes(a, debugCID, w.types)
+	hb, _ := w.sim.Hashes(b, debugCID, w.types)
+	if !ok || dt.Digest(ha) != dt.Digest(hb) {
+		t.Fatalf("peers hold %d and %d of %d", w.count(a), w.count(b), msgs)
+	}
+	if w.stats(a).IDsReceived == 0 || w.stats(b).IDsReceived == 0 {
+		t.Fatal("the halves did not come through catch-up")
+	}
+}
+
+// TestLyingPeer: one of five holders answers every reconcile message with a
+// random fingerprint. Every session with it ends after at most
+// MaxIdleRounds+1 round trips and it is left alone for Backoff; the joiner
+// still gets everything from the honest holders.
+func TestLyingPeer(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 4, holders: 5, msgs: msgs, catchup: true, liar: 1})
+	p, took := w.join(time.Minute)
+	if got := w.count(p); got != msgs {
+		t.Fatalf("joiner holds %d of %d after %v", got, msgs, took)
+	}
+	if err := w.sim.Net.RunFor(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{}.resolve()
+	liar := w.stats(w.sim.Peers[1])
+	met := uint64(0)
+	for _, q := range w.sim.Peers {
+		if q.Index == 1 {
+			continue
+		}
+		s := w.stats(q)
+		if s.LyingPeers > 1 {
+			t.Errorf("peer %d ended %d sessions with the liar within the backoff of %v", q.Index, s.LyingPeers, o.Backoff)
+		}
+		met += s.LyingPeers
+	}
+	t.Logf("joiner: %v, %+v; liar answered %d messages; %d peers caught it", took, w.stats(p), liar.Answered, met)
+	if met == 0 {
+		t.Fatal("no peer noticed the liar")
+	}
+	// Each peer's session with the liar: at most MaxIdleRounds+1 rounds of
+	// up to MessagesPerRound messages, and each round sent at most
+	// maxSessionTries times.
+	if bound := uint64(len(w.sim.Peers)-1) * uint64((o.MaxIdleRounds+2)*o.MessagesPerRound*maxSessionTries); liar.Answered > bound {
+		t.Fatalf("the liar answered %d messages, more than the bound %d", liar.Answered, bound)
+	}
+}
+
+// TestLossAndReorderDuringTransfer: 5% loss and 20% of datagrams delayed
+// past later ones; the joiner still holds everything, through retries.
+func TestLossAndReorderDuringTransfer(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 5, holders: 4, msgs: msgs, catchup: true, liar: -1, loss: 0.05, reorder: 0.2})
+	p, took := w.join(2 * time.Minute)
+	s := w.stats(p)
+	t.Logf("loss+reorder: %d messages in %v; %+v", w.count(p), took, s)
+	if got := w.count(p); got != msgs {
+		t.Fatalf("joiner holds %d of %d after %v", got, msgs, took)
+	}
+	if s.Timeouts == 0 {
+		t.Fatal("no timeout at 5% loss: the retries were not exercised")
+	}
+}

@@ -15,31 +15,35 @@ var caughtUp = regexp.MustCompile(`^caught-up: messages=(\d+) seconds=(\d+\.\d\d
 // holders with SQLite stores, a fourth peer that starts empty and catches
 // up, showing progress on stderr.
 func TestLateJoin(t *testing.T) {
-	args := []string{"-scenario", "latejoin", "-messages", "2000", "-step", "50ms", "-timeout", "2m"}
+	modes := []string{"-reconcile=false"}
 	if catchupAvailable {
-		args = append(args, "-reconcile=false")
+		modes = append(modes, "-reconcile")
 	}
-	code, out, errs := demoRun(t, args...)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr:\n%s", code, errs)
-	}
-	m := caughtUp.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("stdout %q is not one caught-up: line", out)
-	}
-	if m[1] != "2000" {
-		t.Errorf("caught-up line %q: want messages=2000", out)
-	}
-	secs, _ := strconv.ParseFloat(m[2], 64)
-	bytes, _ := strconv.Atoi(m[3])
-	// 2000 chat lines of more than 150 bytes each had to arrive.
-	if secs <= 0 || bytes < 2000*150 {
-		t.Errorf("caught-up line %q: seconds or bytes too small", out)
-	}
-	for _, w := range []string{"creating 2000 chat lines and writing them into 3 stores", "set-up: ", "peer 3 joined with an empty store", "2000/2000 messages on the joiner"} {
-		if !strings.Contains(errs, w) {
-			t.Errorf("stderr lacks %q:\n%s", w, errs)
-		}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			code, out, errs := demoRun(t, "-scenario", "latejoin", "-messages", "2000", "-step", "50ms", "-timeout", "2m", mode)
+			if code != exitOK {
+				t.Fatalf("exit %d, stderr:\n%s", code, errs)
+			}
+			m := caughtUp.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("stdout %q is not one caught-up: line", out)
+			}
+			if m[1] != "2000" {
+				t.Errorf("caught-up line %q: want messages=2000", out)
+			}
+			secs, _ := strconv.ParseFloat(m[2], 64)
+			bytes, _ := strconv.Atoi(m[3])
+			// 2000 chat lines of more than 150 bytes each had to arrive.
+			if secs <= 0 || bytes < 2000*150 {
+				t.Errorf("caught-up line %q: seconds or bytes too small", out)
+			}
+			for _, w := range []string{"creating 2000 chat lines and writing them into 3 stores", "set-up: ", "peer 3 joined with an empty store", "2000/2000 messages on the joiner"} {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
 	}
 }
 

@@ -117,6 +117,7 @@ func makeHistory(o *options, cfg dispersy.Config) (recs []dispersy.Record, creat
 	cfg.LocalAddr = dispersytest.PeerAddr(0)
 	cfg.Rand = rand.New(rand.NewPCG(o.Seed, 0x4157))
 	cfg.Bootstrap = nil
+	cfg.Extensions = nil // the creator needs no catch-up
 	eng, err := dispersy.NewEngine(cfg, key, st)
 	if err != nil {
 		return nil, creator, err

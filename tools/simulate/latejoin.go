@@ -271,7 +271,7 @@ func simulateLateJoin(opt options) (*latejoinResult, error) {
 	record := func(force bool) {
 		t := sim.Net.Now().Sub(t0).Seconds()
 		n := len(res.Series)
-		if n > 0 && res.Series[n-1][1] == float64(held) && !force {
+		if n > 0 && res.Series[n-1][1] == float64(held) && (!force || res.Series[n-1][0] == round6(t)) {
 			return
 		}
 		if n > 0 && t-lastT < latejoinSample.Seconds() && !force {

@@ -45,6 +45,9 @@ func checkLateJoin(t *testing.T, r *latejoinResult) {
 		t.Fatalf("series %v: want it to start at (0, 0)", s)
 	}
 	for i := 1; i < len(s); i++ {
+		if s[i] == s[i-1] {
+			t.Errorf("series repeats point %d: %v", i, s[i])
+		}
 		if s[i][0] < s[i-1][0] || s[i][1] < s[i-1][1] {
 			t.Errorf("series goes back at %d: %v then %v", i, s[i-1], s[i])
 		}

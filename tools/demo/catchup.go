@@ -19,3 +19,12 @@ func enableCatchup(cfg *dispersy.Config, on bool) error {
 	}
 	return nil
 }
+
+// catchupStats returns the catch-up counters of e (nil when catch-up is
+// off). Call it on the engine's goroutine.
+func catchupStats(e *dispersy.Engine) *catchup.Stats {
+	if s, ok := catchup.StatsOf(e); ok {
+		return &s
+	}
+	return nil
+}

@@ -125,6 +125,9 @@ type latejoinReport struct {
 	CatchupBytesRatio float64 `json:"catchup_bytes_ratio"`
 	CPUSeconds        float64 `json:"cpu_seconds"`
 	MaxRSSMB          float64 `json:"max_rss_mb"`
+	// Catchup is the joiner's catch-up counters (catchup.Stats), when
+	// -reconcile is on.
+	Catchup any `json:"catchup,omitempty"`
 }
 
 // lateJoin runs the latejoin scenario and returns the exit status.
@@ -140,6 +143,9 @@ func lateJoin(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	}
 	if !rep.CaughtUp {
 		fmt.Fprintf(stderr, "demo: the joiner did not catch up within %v: it holds %d of %d messages\n", o.timeout, rep.Held, rep.Messages)
+		if rep.Catchup != nil {
+			fmt.Fprintf(stderr, "  catch-up counters: %+v\n", rep.Catchup)
+		}
 		hint := "raise -timeout"
 		if !o.reconcile && catchupAvailable {
 			hint += ", or turn -reconcile on"
@@ -229,6 +235,17 @@ func runLateJoin(ctx context.Context, o options, stderr io.Writer) (latejoinRepo
 			return rep, err
 		}
 	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	if err := j.node.Do(cctx, func(e *dispersy.Engine) error {
+		if st := catchupStats(e); st != nil {
+			rep.Catchup = st
+		}
+		return nil
+	}); err != nil {
+		cancel()
+		return rep, d.callFailure(ctx, j, "report its catch-up counters", err)
+	}
+	cancel()
 	rep.BytesReceived = j.ep.receivedBytes.Load()
 	rep.DatagramsReceived = j.ep.received.Load()
 	if rep.BytesLacked > 0 {

@@ -170,6 +170,8 @@
 //	queue_drops         datagrams dropped at full link queues (every peer)
 //	loss_drops          datagrams lost to -loss
 //	setup_seconds       wall time creating and preloading the messages
+//	catchup             the joiner's catchup.Stats at the end (with
+//	                    -reconcile)
 //	held_over_time      [seconds since the join, messages held] whenever
 //	                    the count changed (at most one point per 10 ms)
 //

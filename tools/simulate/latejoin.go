@@ -99,6 +99,9 @@ type latejoinResult struct {
 	CPUSeconds   float64 `json:"cpu_seconds"`
 	HeapMB       float64 `json:"heap_mb"`
 	SysMB        float64 `json:"sys_mb"`
+	// Catchup is the joiner's catch-up counters (catchup.Stats) at the
+	// end, when -reconcile is on.
+	Catchup any `json:"catchup,omitempty"`
 	// Series is the joiner's progress: [virtual seconds since the join,
 	// messages held], a point whenever the count changed (at most one per
 	// latejoinSample), plus the first and the last.
@@ -320,6 +323,9 @@ func simulateLateJoin(opt options) (*latejoinResult, error) {
 	js, _ := sim.Net.PeerStats(joiner.Addr)
 	res.Held = held
 	res.CaughtUp = held == opt.Messages
+	if st := catchupStats(joiner.Engine); st != nil {
+		res.Catchup = st
+	}
 	if res.CaughtUp {
 		hs, err := sim.Hashes(joiner, cid, types)
 		if err != nil {

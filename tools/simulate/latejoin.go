@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -502,6 +503,15 @@ func latejoinChart(runs []latejoinRun, results []*latejoinResult) *plot.Chart {
 			s.Y = append(s.Y, p[1])
 		}
 		c.Series = append(c.Series, s)
+	}
+	if r0.GoalSeconds > 0 {
+		g := math.Log10(max(r0.GoalSeconds, 0.01))
+		c.Series = append(c.Series, plot.Series{
+			Name:  fmt.Sprintf("goal: transfer + 10 round trips (%s s)", strconv.FormatFloat(r0.GoalSeconds, 'f', -1, 64)),
+			X:     []float64{g, g},
+			Y:     []float64{0, float64(r0.Messages)},
+			Color: color.Gray{Y: 150},
+		})
 	}
 	return c
 }

@@ -27,6 +27,7 @@ const modulePath = "github.com/dispersy-go/dispersy"
 // them to this module's import paths.
 var moduleImports = map[string]string{
 	"bloom":        modulePath + "/dispersy/bloom",
+	"catchup":      modulePath + "/dispersy/catchup",
 	"chat":         modulePath + "/examples/chat",
 	"conversion":   modulePath + "/conversion",
 	"database":     modulePath + "/database",

@@ -216,17 +216,7 @@ func (st *state) index(s *scope) (*reconcile.Index, error) {
 	if !s.dirty && s.ix != nil {
 		return s.ix, nil
 	}
-	var items []reconcile.Item
-	err := st.x.e.Store().Scan(dispersy.ScanQuery{Community: st.c.ID(), Types: s.types}, func(r dispersy.ScanRow) bool {
-		items = append(items, reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)})
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(items, func(a, b reconcile.Item) int { return a.Compare(b) })
-	items = slices.Compact(items)
-	ix, err := reconcile.Build(items)
+	ix, err := BuildIndex(st.x.e.Store(), st.c.ID(), s.types)
 	if err != nil {
 		return nil, err
 	}
@@ -273,4 +263,26 @@ func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
 		return
 	}
 	st.walked(addr)
+}
+
+// BuildIndex returns the reconcile.Index of the live messages of the given
+// types in community cid: one Store.Scan, a sort (a no-op on the store's
+// order) and reconcile.Build, O(n). It is how a community's index is built
+// at first use and rebuilt when stale.
+func BuildIndex(s dispersy.Store, cid keys.CommunityID, types []uint8) (*reconcile.Index, error) {
+	var items []reconcile.Item
+	if n, err := s.Count(cid, types); err == nil {
+		items = make([]reconcile.Item, 0, n)
+	}
+	err := s.Scan(dispersy.ScanQuery{Community: cid, Types: types}, func(r dispersy.ScanRow) bool {
+		items = append(items, reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !slices.IsSortedFunc(items, func(a, b reconcile.Item) int { return a.Compare(b) }) {
+		slices.SortFunc(items, func(a, b reconcile.Item) int { return a.Compare(b) })
+	}
+	return reconcile.Build(slices.Compact(items))
 }

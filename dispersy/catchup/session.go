@@ -9,23 +9,28 @@ import (
 	"github.com/dispersy-go/dispersy/dispersy/reconcile"
 )
 
-// session is the initiating side of one reconciliation with one peer: the
-// scopes one after the other, highest priority first.
+// session is the initiating side of one reconciliation with one peer: one
+// reconcile.Reconciler per scope, all run in the same round trips (the
+// first round is one check message per scope).
 type session struct {
 	peer     netip.AddrPort
 	id       uint16
-	k        int // scopes[k] is being reconciled
-	rec      *reconcile.Reconciler
+	recs     []*reconcile.Reconciler // per scope; nil once that scope is done
+	consumed []int                   // per scope: needs handed to the transfer
 	round    uint16
-	sent     [][]byte            // this round's messages, for retransmission
+	sent     []part              // this round's messages, for retransmission
 	replies  map[[2]uint8][]byte // (index, part) -> reply
 	parts    []int               // per request message: parts announced (0: none yet)
 	sentAt   time.Time
 	deadline time.Time
 	tries    int
-	consumed int // needs handed to the transfer
-	found    int // needs found over all scopes
 	idle     int // rounds in a row that found no new id
+}
+
+// part is one message of a round: a scope's reconcile message.
+type part struct {
+	k   int
+	msg []byte
 }
 
 // maxSessionTries is how many times a round is sent before the peer is
@@ -61,33 +66,30 @@ func (st *state) walked(addr netip.AddrPort) {
 		return
 	}
 	st.nextSess++
-	st.sess = &session{peer: addr, id: st.nextSess}
+	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
+	var first []part
+	for k, sc := range st.scopes {
+		ix, err := st.index(sc)
+		var msg []byte
+		if err == nil {
+			s.recs[k], err = reconcile.NewInitiator(ix, reconcile.Zero, reconcile.Infinity, st.rcfg())
+		}
+		if err == nil {
+			msg, err = s.recs[k].Check()
+		}
+		if err != nil {
+			return
+		}
+		first = append(first, part{k, msg})
+	}
+	st.sess = s
 	st.x.stats.Sessions++
-	st.beginScope()
+	st.sendRound(first)
 	st.schedule()
 }
 
-// beginScope opens the session's current scope with a check.
-func (st *state) beginScope() {
-	s := st.sess
-	ix, err := st.index(st.scopes[s.k])
-	if err == nil {
-		s.rec, err = reconcile.NewInitiator(ix, reconcile.Zero, reconcile.Infinity, st.rcfg())
-	}
-	var msg []byte
-	if err == nil {
-		msg, err = s.rec.Check()
-	}
-	if err != nil {
-		st.endSession(false)
-		return
-	}
-	s.consumed, s.round, s.idle = 0, 0, 0
-	st.sendRound([][]byte{msg})
-}
-
 // sendRound sends the messages of the next round.
-func (st *state) sendRound(msgs [][]byte) {
+func (st *state) sendRound(msgs []part) {
 	s := st.sess
 	s.round++
 	s.sent, s.tries = msgs, 0
@@ -102,9 +104,8 @@ func (st *state) transmit() {
 	s.sentAt = st.now()
 	s.deadline = s.sentAt.Add(st.rto())
 	s.tries++
-	prio := st.scopes[s.k].prio
 	for i, m := range s.sent {
-		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: prio, Msg: m})
+		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: st.scopes[m.k].prio, Msg: m.msg})
 	}
 }
 
@@ -118,7 +119,7 @@ func (st *state) sendReconcile(to netip.AddrPort, r Reconcile) {
 // complete it goes on.
 func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 	s := st.sess
-	if s == nil || from != s.peer || p.Session != s.id || p.Round != s.round || p.Scope != st.scopes[s.k].prio || int(p.Index) >= len(s.sent) {
+	if s == nil || from != s.peer || p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopes[s.sent[p.Index].k].prio {
 		return // stale or not ours
 	}
 	if n := s.parts[p.Index]; n != 0 && n != int(p.Parts) {
@@ -127,7 +128,7 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 	}
 	s.parts[p.Index] = int(p.Parts)
 	s.replies[[2]uint8{p.Index, p.Part}] = p.Msg
-	var replies [][]byte
+	byScope := make([][][]byte, len(st.scopes))
 	for i, n := range s.parts {
 		if n == 0 {
 			return
@@ -137,7 +138,8 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 			if !ok {
 				return
 			}
-			replies = append(replies, r)
+			k := s.sent[i].k
+			byScope[k] = append(byScope[k], r)
 		}
 	}
 	if s.tries == 1 {
@@ -149,40 +151,54 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		}
 	}
 	st.x.stats.Rounds++
-	next, done, err := s.rec.ReconcileBatch(replies)
-	if st.takeNeeds() {
+	var next []part
+	found := false
+	for k, replies := range byScope {
+		if replies == nil || s.recs[k] == nil {
+			continue
+		}
+		msgs, done, err := s.recs[k].ReconcileBatch(replies)
+		found = st.takeNeeds(k) || found
+		if err != nil {
+			st.lied()
+			st.schedule()
+			return
+		}
+		if done {
+			s.recs[k] = nil
+		}
+		for _, m := range msgs {
+			next = append(next, part{k, m})
+		}
+	}
+	if found {
 		s.idle = 0
 	} else {
 		s.idle++
 	}
 	switch {
-	case err != nil || s.idle > st.x.o.MaxIdleRounds:
+	case s.idle > st.x.o.MaxIdleRounds || len(next) > 255:
 		st.lied()
-	case done:
-		if s.k++; s.k < len(st.scopes) {
-			st.beginScope()
-		} else {
-			st.endSession(true)
-		}
+	case len(next) == 0:
+		st.endSession(true)
 	default:
 		st.sendRound(next)
 	}
 	st.schedule()
 }
 
-// takeNeeds hands the ids found since the last call to the transfer and
-// reports whether there were any.
-func (st *state) takeNeeds() bool {
+// takeNeeds hands the ids scope k found since the last call to the
+// transfer and reports whether there were any.
+func (st *state) takeNeeds(k int) bool {
 	s := st.sess
-	need, win := s.rec.Need(), s.rec.NeedWindows()
-	prio := st.scopes[s.k].prio
-	for i := s.consumed; i < len(need); i++ {
+	need, win := s.recs[k].Need(), s.recs[k].NeedWindows()
+	prio := st.scopes[k].prio
+	for i := s.consumed[k]; i < len(need); i++ {
 		st.tr.add(need[i], win[i], prio, s.peer)
 	}
-	s.found += len(need) - s.consumed
-	found := len(need) > s.consumed
-	s.consumed = len(need)
-	st.tr.wake = true
+	found := len(need) > s.consumed[k]
+	s.consumed[k] = len(need)
+	st.tr.wake = st.tr.wake || found
 	return found
 }
 

@@ -2,6 +2,8 @@ package catchup
 
 import (
 	"fmt"
+	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -74,6 +76,7 @@ type worldOpts struct {
 	reorder  float64
 	catchup  bool
 	liar     int // index of a lying holder, or -1
+	plain    int // index of a peer without catch-up (bloom sync only), or 0
 	noSettle bool
 	keepFrom func(holder, k int, r *dispersy.Record) bool
 }
@@ -97,7 +100,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		cfg.Engine.Extensions = append(cfg.Engine.Extensions, func(e *dispersy.Engine) dispersy.Extension {
 			opts := Options{}.resolve()
 			opts.lie = o.liar >= 0 && e.Me().ID() == liar
-			return &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
+			x := &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
+			if o.plain > 0 && e.Me().ID() == dt.PeerKey(keys.Ed25519, o.seed, o.plain).Public().ID() {
+				return nop{x}
+			}
+			return x
 		})
 	}
 	sim, err := dt.NewSim(cfg)
@@ -333,5 +340,269 @@ func TestLossAndReorderDuringTransfer(t *testing.T) {
 	}
 	if s.Timeouts == 0 {
 		t.Fatal("no timeout at 5% loss: the retries were not exercised")
+	}
+}
+
+// TestIdleInSync: once every peer holds the same messages, catch-up costs
+// one round trip per walk exchange (a check of one fingerprint each way)
+// and keeps no timer.
+func TestIdleInSync(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 6, holders: 4, msgs: 1000, catchup: true, liar: -1})
+	p, _ := w.join(time.Minute)
+	if err := w.sim.Net.RunFor(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	before := make([]Stats, len(w.sim.Peers))
+	for i, q := range w.sim.Peers {
+		before[i] = w.stats(q)
+	}
+	if err := w.sim.Net.RunFor(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range w.sim.Peers {
+		a, b := before[i], w.stats(q)
+		sessions, rounds := b.Sessions-a.Sessions, b.Rounds-a.Rounds
+		if sessions == 0 {
+			t.Errorf("peer %d: no check in two minutes of walking", i)
+		}
+		if rounds != sessions || b.IDsRequested != a.IDsRequested {
+			t.Errorf("peer %d in sync: %d sessions took %d round trips and %d ids were requested", i, sessions, rounds, b.IDsRequested-a.IDsRequested)
+		}
+		err := w.sim.Do(q, func(e *dispersy.Engine) error {
+			x, _ := e.Extensions()[0].(*ext)
+			// Our checks (one message per scope) and our answers to the
+			// peers' checks: each one fingerprint (or a short id list).
+			msgs := sessions*uint64(len(x.comms[debugCID].scopes)) + b.Answered - a.Answered
+			if per := (b.BytesSent - a.BytesSent) / msgs; per > 40 {
+				t.Errorf("peer %d: a check message carries %d payload bytes, want one fingerprint", i, per)
+			}
+			for _, n := range e.Community(debugCID).TaskNames() {
+				if n == timerName {
+					t.Errorf("peer %d keeps the catch-up timer while in sync", i)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = p
+}
+
+// nop is an extension that does nothing (a peer without catch-up in a
+// simulation where the others have it): it defines the catch-up types
+// with no handlers.
+type nop struct{ x *ext }
+
+func (n nop) Define(d *dispersy.Definition) {
+	dispersy.Register(d, ReconcileType, dispersy.Handlers[Reconcile]{})
+	dispersy.Register(d, WantType, dispersy.Handlers[Want]{})
+}
+func (nop) Applied(*dispersy.Engine, []dispersy.Op)            {}
+func (nop) Walked(*dispersy.Community, netip.AddrPort, uint64) {}
+
+// TestRevokeInTheMiddle: peer 1 is authorized, writes 200 protected
+// messages, is revoked, and (cut off, its clock raised past the revoke)
+// writes 100 more that the timeline refuses. A joiner with catch-up ends
+// with exactly what a peer that got everything by bloom sync holds.
+func TestRevokeInTheMiddle(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 7, holders: 3, msgs: 500, catchup: true, liar: -1, plain: 4})
+	p0, p1 := w.sim.Peers[0], w.sim.Peers[1]
+	do := func(p *dt.SimPeer, f func(c *dispersy.Community) error) {
+		t.Helper()
+		if err := w.sim.Do(p, func(e *dispersy.Engine) error { return f(e.Community(debugCID)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(d time.Duration) {
+		t.Helper()
+		if err := w.sim.Net.RunFor(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(p0, func(c *dispersy.Community) error {
+		_, err := c.Authorize(dispersy.Grants(p1.Key.Public(), dispersy.Permit, dt.ProtectedText), dispersy.WithSigner(dt.DebugMaster))
+		return err
+	})
+	run(10 * time.Second)
+	do(p1, func(c *dispersy.Community) error {
+		for i := range 200 {
+			if _, err := dispersy.Create(c, dt.ProtectedText, dt.Text{Text: fmt.Sprintf("allowed %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	run(30 * time.Second)
+	others := []netip.AddrPort{p0.Addr, w.sim.Peers[2].Addr}
+	if err := w.sim.Net.Partition([]netip.AddrPort{p1.Addr}, others); err != nil {
+		t.Fatal(err)
+	}
+	var revokedAt uint64
+	do(p0, func(c *dispersy.Community) error {
+		m, err := c.Revoke(dispersy.Grants(p1.Key.Public(), dispersy.Permit, dt.ProtectedText), dispersy.WithSigner(dt.DebugMaster))
+		if err == nil {
+			revokedAt = m.GlobalTime
+		}
+		return err
+	})
+	run(10 * time.Second)
+	do(p1, func(c *dispersy.Community) error {
+		c.RaiseGlobalTime(revokedAt + 5)
+		for i := range 100 {
+			if _, err := dispersy.Create(c, dt.ProtectedText, dt.Text{Text: fmt.Sprintf("refused %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	w.sim.Net.Heal()
+	run(time.Minute)
+	joiner, err := w.sim.AddPeer() // peer 3: catch-up
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := w.sim.AddPeer() // peer 4: bloom sync only
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []uint8{dt.FullSyncText.ID(), dt.ProtectedText.ID()}
+	digest := func(p *dt.SimPeer) [32]byte {
+		d, _, err := w.sim.StateDigest(p, debugCID, types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ok, err := w.sim.RunUntil(func() bool {
+		return digest(joiner) == digest(p0) && digest(plain) == digest(p0)
+	}, time.Second, 20*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := func(p *dt.SimPeer) int { return w.sim.Count(p, debugCID, []uint8{dt.ProtectedText.ID()}) }
+	t.Logf("protected messages: peer 0 %d, peer 1 %d, joiner %d, bloom-only %d; joiner %+v", n(p0), n(p1), n(joiner), n(plain), w.stats(joiner))
+	if !ok {
+		t.Fatalf("joiner and bloom-only peer differ from peer 0 after 20 minutes")
+	}
+	if n(joiner) != 200 {
+		t.Fatalf("joiner holds %d protected messages, want the 200 written before the revoke", n(joiner))
+	}
+	if w.stats(joiner).IDsReceived < 500 {
+		t.Fatalf("the history did not come through catch-up: %+v", w.stats(joiner))
+	}
+}
+
+// TestTailCloses (issue #17, close the tail): 300 peers with 5% loss, 100
+// messages from random peers. Once 95% of the peers hold all of them, each
+// peer still missing one gets it within a few walk exchanges: the check at
+// every exchange finds it with the first holder it meets.
+func TestTailCloses(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 100
+	}
+	cfg := dt.DefaultSimConfig(8)
+	cfg.Network.Loss = 0.05
+	if os.Getenv("CATCHUP_OFF") == "" {
+		Enable(&cfg.Engine, Options{})
+	}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddPeers(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	const msgs = 100
+	for i := range msgs {
+		p := sim.Peers[(i*37)%n]
+		err := sim.Do(p, func(e *dispersy.Engine) error {
+			_, err := dispersy.Create(e.Community(debugCID), dt.FullSyncText, dt.Text{Text: fmt.Sprintf("m%d", i)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	types := []uint8{dt.FullSyncText.ID()}
+	complete := func(p *dt.SimPeer) bool { return sim.Count(p, debugCID, types) == msgs }
+	done := func() int {
+		k := 0
+		for _, p := range sim.Peers {
+			if complete(p) {
+				k++
+			}
+		}
+		return k
+	}
+	if ok, err := sim.RunUntil(func() bool { return done()*100 >= 95*n }, 100*time.Millisecond, 10*time.Minute); err != nil || !ok {
+		t.Fatalf("95%% of the peers never held every message (%d of %d, err %v)", done(), n, err)
+	}
+	walks := map[int]uint64{}
+	for _, p := range sim.Peers {
+		if !complete(p) {
+			walks[p.Index] = p.Engine.Stats().WalkReplies
+		}
+	}
+	worst := uint64(0)
+	ok, err := sim.RunUntil(func() bool {
+		for i, w0 := range walks {
+			p := sim.Peers[i]
+			if complete(p) {
+				worst = max(worst, p.Engine.Stats().WalkReplies-w0)
+				delete(walks, i)
+			}
+		}
+		return len(walks) == 0
+	}, 50*time.Millisecond, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d peers: the tail closed within %d walk exchanges of each straggler", n, worst)
+	if !ok {
+		t.Fatalf("%d peers still miss messages after 10 minutes", len(walks))
+	}
+	if worst > 3 {
+		t.Fatalf("a straggler needed %d walk exchanges, want at most 3", worst)
+	}
+}
+
+// TestTailOldMessage: 20 peers with 5% loss hold 3,000 messages; one of
+// them lacks a single old message (the 1,000th). With catch-up it has it
+// after at most 2 walk exchanges (the check at the first exchange finds
+// it); bloom sync alone must first pick a range that covers it.
+func TestTailOldMessage(t *testing.T) {
+	const holders, msgs = 20, 3000
+	exchanges := func(catchup bool) (uint64, bool) {
+		w := newWorld(t, worldOpts{seed: 9, holders: holders, msgs: msgs, catchup: catchup, liar: -1, loss: 0.05, noSettle: true,
+			keepFrom: func(holder, k int, r *dispersy.Record) bool {
+				return holder != holders-1 || r.MessageID != dt.FullSyncText.ID() || k != 1000
+			}})
+		p := w.sim.Peers[holders-1]
+		if got := w.count(p); got != msgs-1 {
+			t.Fatalf("the straggler holds %d messages, want %d", got, msgs-1)
+		}
+		ok, err := w.sim.RunUntil(func() bool { return w.count(p) == msgs }, 100*time.Millisecond, 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Engine.Stats().WalkReplies, ok
+	}
+	with, ok := exchanges(true)
+	without, okBloom := exchanges(false)
+	t.Logf("the old message arrived after %d walk exchanges with catch-up; bloom only: %d (arrived: %v)", with, without, okBloom)
+	if !ok || with > 2 {
+		t.Fatalf("with catch-up the straggler needed %d walk exchanges (arrived: %v), want at most 2", with, ok)
 	}
 }

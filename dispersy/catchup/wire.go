@@ -149,8 +149,9 @@ func (w Want) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalBinary implements encoding.BinaryUnmarshaler. The engine also
-// checks that the payload re-encodes to the same bytes (shortest varints).
+// UnmarshalBinary implements encoding.BinaryUnmarshaler. The engine then
+// checks that the payload re-encodes to the same bytes (shortest varints,
+// ascending ids), as decodeWant does.
 func (w *Want) UnmarshalBinary(p []byte) error {
 	if len(p) < 2 {
 		return errWant
@@ -180,8 +181,19 @@ func (w *Want) UnmarshalBinary(p []byte) error {
 	if len(p) != 0 {
 		return errWant
 	}
-	if _, err := w.AppendBinary(nil); err != nil {
-		return err
-	}
 	return nil
+}
+
+// decodeWant is UnmarshalBinary plus the canonical check: the payload
+// must re-encode to the same bytes (shortest varints, ascending ids).
+func decodeWant(b []byte) (Want, error) {
+	var w Want
+	if err := w.UnmarshalBinary(b); err != nil {
+		return Want{}, err
+	}
+	again, err := w.AppendBinary(nil)
+	if err != nil || string(again) != string(b) {
+		return Want{}, errWant
+	}
+	return w, nil
 }

@@ -112,14 +112,46 @@ func (c *Chart) WriteSVG(w io.Writer) error {
 			named++
 		}
 	}
-	// The legend, top left inside the area.
+	// The legend, in the corner of the area its box covers the fewest
+	// points of the lines in (ties: top right, bottom right, top left,
+	// bottom left, as WritePNG).
 	if named > 0 {
 		longest := 0
 		for _, s := range c.Series {
 			longest = max(longest, len(s.Name))
 		}
 		lw, lh := 40+float64(longest)*charW, float64(named)*(fs+6)+8
-		lx, ly := x0+10, y0+10
+		corners := [][2]float64{{x1 - 10 - lw, y0 + 10}, {x1 - 10 - lw, y1 - 10 - lh}, {x0 + 10, y0 + 10}, {x0 + 10, y1 - 10 - lh}}
+		best, bestN := 0, -1
+		for k, cn := range corners {
+			n := 0
+			in := func(x, y float64) {
+				if x >= cn[0] && x <= cn[0]+lw && y >= cn[1] && y <= cn[1]+lh {
+					n++
+				}
+			}
+			for _, s := range c.Series {
+				for j := range s.X {
+					if !finite(s.X[j]) || !finite(s.Y[j]) {
+						continue
+					}
+					x, y := px(s.X[j]), py(s.Y[j])
+					in(x, y)
+					if j > 0 && finite(s.X[j-1]) && finite(s.Y[j-1]) {
+						// Sample the segment, so long lines count too.
+						xp, yp := px(s.X[j-1]), py(s.Y[j-1])
+						for q := 1; q < 16; q++ {
+							f := float64(q) / 16
+							in(xp+(x-xp)*f, yp+(y-yp)*f)
+						}
+					}
+				}
+			}
+			if bestN < 0 || n < bestN {
+				best, bestN = k, n
+			}
+		}
+		lx, ly := corners[best][0], corners[best][1]
 		fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#fff" fill-opacity="0.9" stroke="#5a5a5a"/>`+"\n", f(lx), f(ly), f(lw), f(lh))
 		k := 0
 		for i, s := range c.Series {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -71,5 +72,35 @@ func TestWriteSVG(t *testing.T) {
 	bad := &Chart{Series: []Series{{X: []float64{1, 2}, Y: []float64{1}}}}
 	if err := bad.WriteSVG(io.Discard); err == nil {
 		t.Error("a series with 2 x and 1 y values was drawn")
+	}
+}
+
+// TestSVGLegendAvoidsLines: the legend goes to the corner its box covers
+// the fewest line points in, top right first.
+func TestSVGLegendAvoidsLines(t *testing.T) {
+	legendAt := func(c *Chart) (x, y float64) {
+		var b bytes.Buffer
+		if err := c.WriteSVG(&b); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.Contains(l, `fill-opacity="0.9"`) {
+				var w, h float64
+				if _, err := fmt.Sscanf(l, `<rect x="%g" y="%g" width="%g" height="%g"`, &x, &y, &w, &h); err != nil {
+					t.Fatalf("legend box %q: %v", l, err)
+				}
+				return x, y
+			}
+		}
+		t.Fatal("no legend box")
+		return 0, 0
+	}
+	empty := &Chart{X: Axis{Min: 0, Max: 10}, Y: Axis{Min: 0, Max: 10}, Series: []Series{{Name: "a", X: []float64{0, 1}, Y: []float64{0, 1}}}}
+	if x, y := legendAt(empty); x < DefaultWidth/2 || y > DefaultHeight/2 {
+		t.Errorf("legend at (%v, %v), want top right when nothing is there", x, y)
+	}
+	topRight := &Chart{X: Axis{Min: 0, Max: 10}, Y: Axis{Min: 0, Max: 10}, Series: []Series{{Name: "a", X: []float64{0, 4, 10}, Y: []float64{0, 9.5, 9.5}}}}
+	if x, y := legendAt(topRight); x < DefaultWidth/2 || y < DefaultHeight/2 {
+		t.Errorf("legend at (%v, %v), want bottom right: a line runs along the top", x, y)
 	}
 }

@@ -77,8 +77,9 @@ func (o Options) resolve() Options {
 }
 
 // Enable attaches catch-up to every community of every engine made with
-// cfg (dispersy.Config.Extensions). One line, before dispersy.NewEngine or
-// dispersy.NewNode:
+// cfg (dispersy.Config.Extensions). Call it once per Config (twice would
+// register its message types twice, and joining would fail). One line,
+// before dispersy.NewEngine or dispersy.NewNode:
 //
 //	catchup.Enable(&cfg, catchup.Options{})
 func Enable(cfg *dispersy.Config, o Options) {
@@ -140,7 +141,7 @@ type state struct {
 	scopes []*scope // priority high to low
 	byType [256]*scope
 
-	sess     *session
+	sessions []*session
 	nextSess uint16
 	backoff  map[netip.AddrPort]time.Time
 	checked  map[netip.AddrPort]time.Time

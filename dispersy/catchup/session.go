@@ -2,6 +2,7 @@ package catchup
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dispersy-go/dispersy/conversion"
@@ -33,6 +34,9 @@ type part struct {
 	msg []byte
 }
 
+// maxSessions bounds the sessions of a community at once.
+const maxSessions = 3
+
 // maxSessionTries is how many times a round is sent before the peer is
 // given up for Options.Backoff.
 const maxSessionTries = 3
@@ -59,12 +63,52 @@ func (st *state) now() time.Time { return st.x.e.Now() }
 // per scope) with a proven peer we just exchanged a walk with.
 func (st *state) walked(addr netip.AddrPort) {
 	now := st.now()
-	if st.sess != nil || !st.x.e.Proven(addr) || now.Before(st.backoff[addr]) {
+	if len(st.checked)+len(st.backoff) > maxBuckets {
+		// Bounded memory under churn: forget expired backoffs and the
+		// times of past checks (they only delay a re-check).
+		clear(st.checked)
+		for a, t := range st.backoff {
+			if !now.Before(t) {
+				delete(st.backoff, a)
+			}
+		}
+	}
+	busy := slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == addr })
+	// One session at a time, or more (other holders for the transfer to
+	// spread over) while ids are still missing.
+	limit := 1
+	if len(st.tr.wants) > 0 {
+		limit = maxSessions
+	}
+	if busy || len(st.sessions) >= limit || !st.x.e.Proven(addr) || now.Before(st.backoff[addr]) {
 		return
 	}
 	if t, ok := st.checked[addr]; ok && now.Sub(t) < st.x.o.CheckInterval {
 		return
 	}
+	st.start(addr)
+}
+
+// recruit starts sessions, up to maxSessions, with the other proven
+// verified candidates not reconciled since the transfer began, so that the
+// transfer finds every holder of what is missing and spreads over them.
+func (st *state) recruit() {
+	now := st.now()
+	for _, cand := range st.c.Table().Verified(now) {
+		if len(st.sessions) >= maxSessions || len(st.tr.wants) == 0 {
+			return
+		}
+		a := cand.Sock()
+		if t, ok := st.checked[a]; (ok && !t.Before(st.tr.since)) || now.Before(st.backoff[a]) || !st.x.e.Proven(a) ||
+			slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == a }) {
+			continue
+		}
+		st.start(a)
+	}
+}
+
+// start opens a session with addr: its first round is a check.
+func (st *state) start(addr netip.AddrPort) {
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
 	var first []part
@@ -82,23 +126,21 @@ func (st *state) walked(addr netip.AddrPort) {
 		}
 		first = append(first, part{k, msg})
 	}
-	st.sess = s
+	st.sessions = append(st.sessions, s)
 	st.x.stats.Sessions++
-	st.sendRound(first)
+	st.sendRound(s, first)
 	st.schedule()
 }
 
 // sendRound sends the messages of the next round.
-func (st *state) sendRound(msgs []part) {
-	s := st.sess
+func (st *state) sendRound(s *session, msgs []part) {
 	s.round++
 	s.sent, s.tries = msgs, 0
-	st.transmit()
+	st.transmit(s)
 }
 
 // transmit sends (again) the current round's messages.
-func (st *state) transmit() {
-	s := st.sess
+func (st *state) transmit(s *session) {
 	s.replies = map[[2]uint8][]byte{}
 	s.parts = make([]int, len(s.sent))
 	s.sentAt = st.now()
@@ -118,12 +160,16 @@ func (st *state) sendReconcile(to netip.AddrPort, r Reconcile) {
 // onReply takes one reply of the current round; when the round is
 // complete it goes on.
 func (st *state) onReply(from netip.AddrPort, p Reconcile) {
-	s := st.sess
-	if s == nil || from != s.peer || p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopes[s.sent[p.Index].k].prio {
+	i := slices.IndexFunc(st.sessions, func(s *session) bool { return s.peer == from })
+	if i < 0 {
+		return
+	}
+	s := st.sessions[i]
+	if p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopes[s.sent[p.Index].k].prio {
 		return // stale or not ours
 	}
 	if n := s.parts[p.Index]; n != 0 && n != int(p.Parts) {
-		st.lied()
+		st.lied(s)
 		return
 	}
 	s.parts[p.Index] = int(p.Parts)
@@ -158,9 +204,9 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 			continue
 		}
 		msgs, done, err := s.recs[k].ReconcileBatch(replies)
-		found = st.takeNeeds(k) || found
+		found = st.takeNeeds(s, k) || found
 		if err != nil {
-			st.lied()
+			st.lied(s)
 			st.schedule()
 			return
 		}
@@ -173,28 +219,28 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 	}
 	if found {
 		s.idle = 0
+		defer st.recruit()
 	} else {
 		s.idle++
 	}
 	switch {
 	case s.idle > st.x.o.MaxIdleRounds || len(next) > 255:
-		st.lied()
+		st.lied(s)
 	case len(next) == 0:
-		st.endSession(true)
+		st.endSession(s, true)
 	default:
-		st.sendRound(next)
+		st.sendRound(s, next)
 	}
 	st.schedule()
 }
 
 // takeNeeds hands the ids scope k found since the last call to the
 // transfer and reports whether there were any.
-func (st *state) takeNeeds(k int) bool {
-	s := st.sess
+func (st *state) takeNeeds(s *session, k int) bool {
 	need, win := s.recs[k].Need(), s.recs[k].NeedWindows()
 	prio := st.scopes[k].prio
 	for i := s.consumed[k]; i < len(need); i++ {
-		st.tr.add(need[i], win[i], prio, s.peer)
+		st.tr.add(st.now(), need[i], win[i], prio, s.peer)
 	}
 	found := len(need) > s.consumed[k]
 	s.consumed[k] = len(need)
@@ -204,30 +250,29 @@ func (st *state) takeNeeds(k int) bool {
 
 // lied ends the session with a peer that broke the protocol or the round
 // limit: it is not asked again for Options.Backoff.
-func (st *state) lied() {
+func (st *state) lied(s *session) {
 	st.x.stats.LyingPeers++
-	st.backoff[st.sess.peer] = st.now().Add(st.x.o.Backoff)
-	st.endSession(false)
+	st.backoff[s.peer] = st.now().Add(st.x.o.Backoff)
+	st.endSession(s, false)
 }
 
 // endSession ends the session; ok: it completed.
-func (st *state) endSession(ok bool) {
+func (st *state) endSession(s *session, ok bool) {
 	if ok {
-		st.checked[st.sess.peer] = st.now()
+		st.checked[s.peer] = st.now()
 	}
-	st.sess = nil
+	st.sessions = slices.DeleteFunc(st.sessions, func(x *session) bool { return x == s })
 }
 
 // sessionTimeout resends the round, or gives the peer up.
-func (st *state) sessionTimeout() {
-	s := st.sess
+func (st *state) sessionTimeout(s *session) {
 	st.x.stats.Timeouts++
 	if s.tries >= maxSessionTries {
 		st.backoff[s.peer] = st.now().Add(st.x.o.Backoff)
-		st.endSession(false)
+		st.endSession(s, false)
 		return
 	}
-	st.transmit()
+	st.transmit(s)
 }
 
 // onReconcile handles a dispersy-reconcile message.
@@ -243,8 +288,10 @@ func (st *state) onReconcile(from netip.AddrPort, p Reconcile) {
 // deadline (none when idle).
 func (st *state) schedule() {
 	var at time.Time
-	if st.sess != nil {
-		at = st.sess.deadline
+	for _, s := range st.sessions {
+		if at.IsZero() || s.deadline.Before(at) {
+			at = s.deadline
+		}
 	}
 	if d, ok := st.tr.deadline(); ok && (at.IsZero() || d.Before(at)) {
 		at = d
@@ -263,8 +310,10 @@ const timerName = "dispersy-catchup"
 // tick runs the timeouts and the transfer's pump.
 func (st *state) tick(*dispersy.Context) error {
 	now := st.now()
-	if st.sess != nil && !now.Before(st.sess.deadline) {
-		st.sessionTimeout()
+	for _, s := range slices.Clone(st.sessions) {
+		if !now.Before(s.deadline) {
+			st.sessionTimeout(s)
+		}
 	}
 	st.tr.expire(st, now)
 	st.tr.pump(st)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dispersy-go/dispersy/dispersy"
 	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
+	"github.com/dispersy-go/dispersy/dispersy/reconcile"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -85,6 +86,12 @@ type worldOpts struct {
 // to the other holders, starts them and lets them walk for a minute.
 func newWorld(t testing.TB, o worldOpts) *world {
 	t.Helper()
+	return newWorldWith(t, o, nil)
+}
+
+// newWorldWith is newWorld with the catch-up options changed by tune.
+func newWorldWith(t testing.TB, o worldOpts, tune func(*Options)) *world {
+	t.Helper()
 	cfg := dt.DefaultSimConfig(o.seed)
 	cfg.Network.Loss = o.loss
 	if o.reorder > 0 {
@@ -98,7 +105,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 			liar = dt.PeerKey(keys.Ed25519, o.seed, o.liar).Public().ID()
 		}
 		cfg.Engine.Extensions = append(cfg.Engine.Extensions, func(e *dispersy.Engine) dispersy.Extension {
-			opts := Options{}.resolve()
+			opts := Options{}
+			if tune != nil {
+				tune(&opts)
+			}
+			opts = opts.resolve()
 			opts.lie = o.liar >= 0 && e.Me().ID() == liar
 			x := &ext{e: e, o: opts, comms: map[keys.CommunityID]*state{}}
 			if o.plain > 0 && e.Me().ID() == dt.PeerKey(keys.Ed25519, o.seed, o.plain).Public().ID() {
@@ -192,7 +203,6 @@ func TestJoinBehindLargeHistory(t *testing.T) {
 	if s.IDsReceived == 0 || s.Sessions == 0 {
 		t.Fatalf("the messages did not come through catch-up: %+v", s)
 	}
-
 	b := newWorld(t, worldOpts{seed: 1, holders: 5, msgs: msgs, liar: -1})
 	bp, _ := b.join(limit)
 	t.Logf("bloom only: %d messages after %v", b.count(bp), limit)
@@ -340,6 +350,16 @@ func TestLossAndReorderDuringTransfer(t *testing.T) {
 	}
 	if s.Timeouts == 0 {
 		t.Fatal("no timeout at 5% loss: the retries were not exercised")
+	}
+	served := 0
+	for _, h := range w.sim.Peers[:4] {
+		t.Logf("holder %d served %d packets", h.Index, w.stats(h).PacketsServed)
+		if w.stats(h).PacketsServed > 0 {
+			served++
+		}
+	}
+	if served < 2 {
+		t.Fatalf("%d holders served the joiner, want the transfer spread over several", served)
 	}
 }
 
@@ -605,4 +625,123 @@ func TestTailOldMessage(t *testing.T) {
 	if !ok || with > 2 {
 		t.Fatalf("with catch-up the straggler needed %d walk exchanges (arrived: %v), want at most 2", with, ok)
 	}
+}
+
+// TestUploadBudget: holders that let one peer download only 50 KB/s
+// answer wants in part (counted) and the joiner still gets everything,
+// later.
+func TestUploadBudget(t *testing.T) {
+	const msgs = 2000
+	cfg := worldOpts{seed: 10, holders: 2, msgs: msgs, catchup: true, liar: -1}
+	w := newWorldWith(t, cfg, func(o *Options) { o.UploadRate = 50_000 })
+	p, took := w.join(5 * time.Minute)
+	throttled := uint64(0)
+	for _, h := range w.sim.Peers[:2] {
+		throttled += w.stats(h).Throttled
+	}
+	t.Logf("joiner: %d messages after %v; holders throttled %d packets; %+v", w.count(p), took, throttled, w.stats(p))
+	if w.count(p) != msgs {
+		t.Fatalf("joiner holds %d of %d", w.count(p), msgs)
+	}
+	if throttled == 0 {
+		t.Fatal("the upload budget never throttled")
+	}
+	// 2 holders x 50 KB/s: the ~430 KB history cannot arrive in under ~4 s.
+	if took < 3*time.Second {
+		t.Fatalf("the joiner got %d messages in %v: faster than the budget allows", msgs, took)
+	}
+}
+
+// TestWantFromUnprovenAddress: a dispersy-want from an address that never
+// answered our walk is not served; the holder walks to it instead.
+func TestWantFromUnprovenAddress(t *testing.T) {
+	cfg := dt.DefaultSimConfig(12)
+	cfg.NoBootstrap = true
+	requester := dt.PeerKey(keys.Ed25519, 12, 1).Public().ID()
+	cfg.Engine.Extensions = []func(*dispersy.Engine) dispersy.Extension{func(e *dispersy.Engine) dispersy.Extension {
+		x := &ext{e: e, o: Options{}.resolve(), comms: map[keys.CommunityID]*state{}}
+		if e.Me().ID() == requester {
+			return nop{x} // sends wants by hand, no sessions of its own
+		}
+		return x
+	}}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddPeers(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := sim.Peers[0], sim.Peers[1]
+	// Peer 1 walks to peer 0 (so it may send to it); peer 0 has not
+	// walked to peer 1.
+	if err := sim.Do(p1, func(e *dispersy.Engine) error { e.Community(debugCID).AddCandidate(p0.Addr); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if !p1.Engine.Proven(p0.Addr) || p0.Engine.Proven(p1.Addr) {
+		t.Fatalf("setup: proven 0->1 %v, 1->0 %v", p1.Engine.Proven(p0.Addr), p0.Engine.Proven(p1.Addr))
+	}
+	m, err := simCreate(sim, p0, "held") // not pushed: peer 1 is not proven
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := dispersy.PacketHash(m.Packet)
+	want := Want{Scope: 128, Groups: []WantGroup{{Lo: 0, Hi: 1 << 40, IDs: []reconcile.ID{reconcile.ID(h)}}}}
+	err = sim.Do(p1, func(e *dispersy.Engine) error {
+		_, err := dispersy.Create(e.Community(debugCID), WantType, want, dispersy.To(p0.Addr))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Less than a round trip: the want arrived, the holder's walk to the
+	// requester has not come back.
+	if err := sim.Net.RunFor(35 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	s := func(p *dt.SimPeer) Stats { x, _ := StatsOf(p.Engine); return x }
+
+	if s(p0).Unproven != 1 || s(p0).PacketsServed != 0 {
+		t.Fatalf("holder: %+v, want the request counted as unproven and nothing served", s(p0))
+	}
+	if n := sim.Count(p1, debugCID, []uint8{dt.FullSyncText.ID()}); n != 0 {
+		t.Fatalf("the unproven requester got %d messages", n)
+	}
+	// The holder walked to the requester; its response proves it, and the
+	// same request is then served.
+	if err := sim.Net.RunFor(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if !p0.Engine.Proven(p1.Addr) {
+		t.Fatal("the holder did not walk to the unproven requester")
+	}
+	err = sim.Do(p1, func(e *dispersy.Engine) error {
+		_, err := dispersy.Create(e.Community(debugCID), WantType, want, dispersy.To(p0.Addr))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if s(p0).PacketsServed != 1 || sim.Count(p1, debugCID, []uint8{dt.FullSyncText.ID()}) != 1 {
+		t.Fatalf("after the proof: holder %+v, requester holds %d", s(p0), sim.Count(p1, debugCID, []uint8{dt.FullSyncText.ID()}))
+	}
+}
+
+// simCreate creates a full-sync debug message on p.
+func simCreate(sim *dt.Sim, p *dt.SimPeer, text string) (*dispersy.Message[dt.Text], error) {
+	var m *dispersy.Message[dt.Text]
+	err := sim.Do(p, func(e *dispersy.Engine) (err error) {
+		m, err = dispersy.Create(e.Community(debugCID), dt.FullSyncText, dt.Text{Text: text})
+		return err
+	})
+	return m, err
 }

@@ -43,6 +43,7 @@ type transfer struct {
 	given  map[reconcile.ID]bool
 	wake   bool      // pump at the next tick
 	cut    time.Time // when the window last halved: at most once per timeout
+	since  time.Time // when the current transfer began (wants went from none to some)
 }
 
 // maxGiven bounds the remembered given-up ids.
@@ -53,9 +54,12 @@ func (t *transfer) init() {
 }
 
 // add records that holder has id (in window win of scope prio).
-func (t *transfer) add(id reconcile.ID, win reconcile.Window, prio uint8, holder netip.AddrPort) {
+func (t *transfer) add(now time.Time, id reconcile.ID, win reconcile.Window, prio uint8, holder netip.AddrPort) {
 	if t.given[id] {
 		return
+	}
+	if len(t.wants) == 0 {
+		t.since = now
 	}
 	if w := t.wants[id]; w != nil {
 		if !slices.Contains(w.holders, holder) {

@@ -472,31 +472,37 @@ func (s *Reconciler) emitMine(w *writer, lo, hi Bound, i, j int) (Bound, bool) {
 func splitEnd(n, B, b int) int { return n * (b + 1) / B }
 
 // emitIDs lists this side's items of ranks [i, j) in [lo, hi); when they do
-// not all fit, it lists a prefix of them over a shortened range and stops.
+// not all fit, it lists a prefix of them over a shortened range and goes on
+// in the next message of the batch, and stops when the batch is full.
 func (s *Reconciler) emitIDs(w *writer, lo, hi Bound, i, j int) (Bound, bool) {
-	n := j - i
-	k := n
-	if !w.makeRoomFor(hi, uvarintLen(uint64(n))+idSize*n) {
-		k = min(n, max(w.room()-(maxBoundSize+1+uvarintLen(uint64(n))), 0)/idSize)
-		if k == 0 {
+	for {
+		n := j - i
+		k := n
+		if !w.makeRoomFor(hi, uvarintLen(uint64(n))+idSize*n) {
+			k = min(n, max(w.room()-(maxBoundSize+1+uvarintLen(uint64(n))), 0)/idSize)
+			if k == 0 {
+				return lo, true
+			}
+		}
+		items := s.ix.AppendRanks(make([]Item, 0, k), i, i+k)
+		upper := hi
+		if k < n {
+			upper = minimalBound(items[k-1], s.ix.At(i+k))
+		}
+		r := Range{Upper: upper, Mode: ModeIDList, IDs: make([]ID, k)}
+		for x := range items {
+			r.IDs[x] = items[x].ID
+		}
+		sortIDs(r.IDs)
+		if !w.makeRoom(&r) {
 			return lo, true
 		}
+		w.put(&r)
+		if k == n || w.left == 0 {
+			return upper, k < n
+		}
+		lo, i = upper, i+k
 	}
-	items := s.ix.AppendRanks(make([]Item, 0, k), i, i+k)
-	upper := hi
-	if k < n {
-		upper = minimalBound(items[k-1], s.ix.At(i+k))
-	}
-	r := Range{Upper: upper, Mode: ModeIDList, IDs: make([]ID, k)}
-	for x := range items {
-		r.IDs[x] = items[x].ID
-	}
-	sortIDs(r.IDs)
-	if !w.makeRoom(&r) {
-		return lo, true
-	}
-	w.put(&r)
-	return upper, k < n
 }
 
 // collapse ends a message that ran out of room: one fingerprint of this

@@ -667,3 +667,40 @@ func TestCheckAndNeedWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchIDListSpansMessages: a responder listing more ids than one
+// message holds goes on in the next messages of its batch, so a round trip
+// with MaxMessagesPerRound 4 brings about 4 times the ids of one with 1
+// (an empty initiator against 5,000 items).
+func TestBatchIDListSpansMessages(t *testing.T) {
+	var items []Item
+	for i := range 5000 {
+		it := Item{Time: uint64(10 + i)}
+		it.ID[0], it.ID[1], it.ID[15] = byte(i>>8), byte(i), 1
+		items = append(items, it)
+	}
+	empty, _ := Build(nil)
+	full, _ := Build(items)
+	firstRound := func(m int) int {
+		cfg := Config{MaxMessagesPerRound: m}
+		s, _ := NewInitiator(empty, Zero, Infinity, cfg)
+		msgs, _ := s.InitiateBatch()
+		var replies [][]byte
+		for _, msg := range msgs {
+			r, _ := NewResponder(full, cfg)
+			out, _, err := r.RespondBatch(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replies = append(replies, out...)
+		}
+		if _, _, err := s.ReconcileBatch(replies); err != nil {
+			t.Fatal(err)
+		}
+		return len(s.Need())
+	}
+	one, four := firstRound(1), firstRound(4)
+	if one == 0 || four < 3*one {
+		t.Fatalf("first round found %d ids with 1 message per round and %d with 4; want about 4 times as many", one, four)
+	}
+}

@@ -125,6 +125,10 @@ type latejoinReport struct {
 	CatchupBytesRatio float64 `json:"catchup_bytes_ratio"`
 	CPUSeconds        float64 `json:"cpu_seconds"`
 	MaxRSSMB          float64 `json:"max_rss_mb"`
+	// KernelUDPDrops is how many UDP datagrams the kernel dropped at full
+	// socket receive buffers, on the whole machine, from the joiner's
+	// start to the end (Linux; absent elsewhere).
+	KernelUDPDrops *uint64 `json:"kernel_udp_drops,omitempty"`
 	// Catchup is the joiner's catch-up counters (catchup.Stats), when
 	// -reconcile is on.
 	Catchup any `json:"catchup,omitempty"`
@@ -204,6 +208,7 @@ func runLateJoin(ctx context.Context, o options, stderr io.Writer) (latejoinRepo
 	rep.ReadySeconds = time.Since(t0).Seconds() - rep.SetupSeconds
 
 	// The joiner.
+	drops0, dropsOK := kernelUDPDrops()
 	start := time.Now()
 	d.deadline = start.Add(o.timeout)
 	if err := d.startPeer(ctx, holders); err != nil {
@@ -246,6 +251,10 @@ func runLateJoin(ctx context.Context, o options, stderr io.Writer) (latejoinRepo
 		return rep, d.callFailure(ctx, j, "report its catch-up counters", err)
 	}
 	cancel()
+	if drops1, ok := kernelUDPDrops(); ok && dropsOK {
+		n := drops1 - drops0
+		rep.KernelUDPDrops = &n
+	}
 	rep.BytesReceived = j.ep.receivedBytes.Load()
 	rep.DatagramsReceived = j.ep.received.Load()
 	if rep.BytesLacked > 0 {

@@ -104,7 +104,8 @@ type Config struct {
 	// has no candidate (Dispersy's trackers).
 	Bootstrap []netip.AddrPort
 	// Extensions are attached to every community (see Extension): NewEngine
-	// calls each factory once. catchup.Enable adds one. Default: none.
+	// calls each factory once (a nil result attaches nothing). catchup.Enable
+	// adds one. Default: none.
 	Extensions []func(*Engine) Extension
 	// DelayRetry is the first wait before a missing-* request for a delayed
 	// message is sent again; each retry doubles it. Python Dispersy never

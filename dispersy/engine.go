@@ -107,7 +107,9 @@ func NewEngine(cfg Config, me *keys.PrivateKey, store Store) (*Engine, error) {
 	}
 	e.amp.init()
 	for _, f := range cfg.Extensions {
-		e.exts = append(e.exts, f(e))
+		if x := f(e); x != nil {
+			e.exts = append(e.exts, x)
+		}
 	}
 	if e.rng == nil {
 		id := me.ID()

@@ -31,10 +31,11 @@ type Options struct {
 	// 512: a large difference takes about one round trip per
 	// MessagesPerRound KB of ids).
 	MaxRounds int
-	// MaxIdleRounds bounds the round trips in a row that find no missing
-	// id (default 16; an honest session needs about log16(n) of them): a
-	// peer that lies in its fingerprints costs at most that many, then it
-	// is not asked again for Backoff.
+	// MaxIdleRounds bounds the round trips in a row that bring neither a
+	// missing id nor an id list, only fingerprints (default 16; an honest
+	// session needs about log16(n) of them): a peer that lies in its
+	// fingerprints costs at most that many, then it is not asked again for
+	// Backoff.
 	MaxIdleRounds int
 	// Backoff is how long a peer whose session failed (round limit, bad
 	// replies, no answer) is not asked again (default 2 minutes).
@@ -98,8 +99,9 @@ type Stats struct {
 	IDsReceived   uint64 // asked-for messages that arrived and were stored
 	IDsGivenUp    uint64 // ids given up after MaxRetries
 	Timeouts      uint64 // want requests and rounds that timed out
-	BytesSent     uint64 // catch-up bytes sent: reconcile, want, answered packets
-	BytesReceived uint64 // reconcile and want payload bytes received
+	Messages      uint64 // reconcile and want messages sent (datagrams)
+	BytesSent     uint64 // payload bytes of reconcile and want messages sent, plus answered packets
+	BytesReceived uint64 // payload bytes of reconcile and want messages received
 	PacketsServed uint64 // stored packets sent in answer to dispersy-want
 	LyingPeers    uint64 // sessions ended by a round limit, idle rounds or invalid replies
 	Throttled     uint64 // packets not sent: the peer's upload budget was spent
@@ -180,7 +182,11 @@ func (x *ext) state(c *dispersy.Community) *state {
 		budgets: map[netip.AddrPort]*bucket{}, nextSess: uint16(x.e.Rand().Uint32())}
 	st.tr.init()
 	byPrio := map[uint8]*scope{}
-	for _, t := range c.Types() {
+	types := c.Types()
+	if !slices.ContainsFunc(types, func(t dispersy.MessageSpec) bool { return t.ID == IDReconcile && t.Name == ReconcileType.Name() }) {
+		types = nil // not defined with catch-up (a tracker community): no scopes, no sessions
+	}
+	for _, t := range types {
 		if !policy.BloomSynced(t.Distribution) {
 			continue
 		}

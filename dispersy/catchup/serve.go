@@ -21,6 +21,10 @@ func (st *state) serveReconcile(from netip.AddrPort, p Reconcile) {
 		st.x.stats.Unproven++
 		st.c.Probe(from)
 	}
+	if p.Scope == 0 {
+		st.serveWholeCheck(from, p)
+		return
+	}
 	s := st.scopeOf(p.Scope)
 	if s == nil {
 		return
@@ -78,7 +82,9 @@ const maxBuckets = 4096
 // onWant answers a dispersy-want with the stored packets it names, in
 // ascending global time, within the peer's upload budget.
 func (st *state) onWant(from netip.AddrPort, w Want) {
-	st.x.stats.BytesReceived += uint64(2 + 20*len(w.Groups))
+	if b, err := w.AppendBinary(nil); err == nil {
+		st.x.stats.BytesReceived += uint64(len(b))
+	}
 	if !st.x.e.Proven(from) {
 		st.x.stats.Unproven++
 		st.c.Probe(from)
@@ -161,4 +167,23 @@ func (st *state) onWant(from netip.AddrPort, w Want) {
 			st.x.stats.BytesSent += uint64(len(p.data))
 		}
 	}
+}
+
+// serveWholeCheck answers a check of all scopes together: an empty message
+// when our union's fingerprint is the same, else ours.
+func (st *state) serveWholeCheck(from netip.AddrPort, p Reconcile) {
+	m, err := reconcile.Decode(p.Msg)
+	if err != nil || len(m.Ranges) != 1 || m.Ranges[0].Mode != reconcile.ModeFingerprint || len(st.scopes) == 0 {
+		return
+	}
+	mine, err := st.wholeCheck()
+	if err != nil {
+		return
+	}
+	reply := []byte{mine[0]} // the version byte alone: no range, nothing to do
+	if ours, _ := reconcile.Decode(mine); st.x.o.lie || ours.Ranges[0].Fingerprint != m.Ranges[0].Fingerprint {
+		reply = mine
+	}
+	st.x.stats.Answered++
+	st.sendReconcile(from, Reconcile{Reply: true, Session: p.Session, Round: p.Round, Index: p.Part, Part: 0, Parts: 1, Scope: 0, Msg: reply})
 }

@@ -1,6 +1,7 @@
 package catchup
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -11,8 +12,8 @@ import (
 )
 
 // session is the initiating side of one reconciliation with one peer: one
-// reconcile.Reconciler per scope, all run in the same round trips (the
-// first round is one check message per scope).
+// reconcile.Reconciler per scope, all run in the same round trips (after a
+// first round that checks all the scopes together with one fingerprint).
 type session struct {
 	peer     netip.AddrPort
 	id       uint16
@@ -59,8 +60,8 @@ func (st *state) rto() time.Duration {
 
 func (st *state) now() time.Time { return st.x.e.Now() }
 
-// walked starts a session (its first round is a check: one fingerprint
-// per scope) with a proven peer we just exchanged a walk with.
+// walked starts a session (its first round is a check: one fingerprint)
+// with a proven peer we just exchanged a walk with.
 func (st *state) walked(addr netip.AddrPort) {
 	now := st.now()
 	if len(st.checked)+len(st.backoff) > maxBuckets {
@@ -107,10 +108,47 @@ func (st *state) recruit() {
 	}
 }
 
-// start opens a session with addr: its first round is a check.
+// start opens a session with addr: its first round is a check of all the
+// scopes together (or of the one scope).
 func (st *state) start(addr netip.AddrPort) {
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
+	if len(st.scopes) > 1 {
+		// One fingerprint of all scopes together first: equal sets cost
+		// one small datagram each way, whatever the number of scopes.
+		msg, err := st.wholeCheck()
+		if err != nil {
+			return
+		}
+		st.sessions = append(st.sessions, s)
+		st.x.stats.Sessions++
+		st.sendRound(s, []part{{wholeScope, msg}})
+		st.schedule()
+		return
+	}
+	st.openScopes(s)
+}
+
+// wholeScope is the part index of a check of all scopes together (scope 0
+// on the wire: no bloom-synced type has priority 0).
+const wholeScope = -1
+
+// wholeCheck is the one-fingerprint message of the union of the scopes.
+func (st *state) wholeCheck() ([]byte, error) {
+	var sum reconcile.Sum
+	for _, sc := range st.scopes {
+		ix, err := st.index(sc)
+		if err != nil {
+			return nil, err
+		}
+		sum = sum.Plus(ix.Total())
+	}
+	m := reconcile.Message{Ranges: []reconcile.Range{{Upper: reconcile.Infinity, Mode: reconcile.ModeFingerprint, Fingerprint: sum.Fingerprint()}}}
+	return m.AppendEncode(nil)
+}
+
+// openScopes sends the first round of every scope: its check.
+func (st *state) openScopes(s *session) {
 	var first []part
 	for k, sc := range st.scopes {
 		ix, err := st.index(sc)
@@ -126,10 +164,20 @@ func (st *state) start(addr netip.AddrPort) {
 		}
 		first = append(first, part{k, msg})
 	}
-	st.sessions = append(st.sessions, s)
-	st.x.stats.Sessions++
+	if !slices.Contains(st.sessions, s) {
+		st.sessions = append(st.sessions, s)
+		st.x.stats.Sessions++
+	}
 	st.sendRound(s, first)
 	st.schedule()
+}
+
+// scopeByte is the wire scope of part k.
+func (st *state) scopeByte(k int) uint8 {
+	if k == wholeScope {
+		return 0
+	}
+	return st.scopes[k].prio
 }
 
 // sendRound sends the messages of the next round.
@@ -147,12 +195,13 @@ func (st *state) transmit(s *session) {
 	s.deadline = s.sentAt.Add(st.rto())
 	s.tries++
 	for i, m := range s.sent {
-		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: st.scopes[m.k].prio, Msg: m.msg})
+		st.sendReconcile(s.peer, Reconcile{Session: s.id, Round: s.round, Part: uint8(i), Parts: uint8(len(s.sent)), Scope: st.scopeByte(m.k), Msg: m.msg})
 	}
 }
 
 func (st *state) sendReconcile(to netip.AddrPort, r Reconcile) {
 	if _, err := dispersy.Create(st.c, ReconcileType, r, dispersy.To(to)); err == nil {
+		st.x.stats.Messages++
 		st.x.stats.BytesSent += uint64(len(r.Msg) + reconcileHeader)
 	}
 }
@@ -165,7 +214,7 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		return
 	}
 	s := st.sessions[i]
-	if p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopes[s.sent[p.Index].k].prio {
+	if p.Session != s.id || p.Round != s.round || int(p.Index) >= len(s.sent) || p.Scope != st.scopeByte(s.sent[p.Index].k) {
 		return // stale or not ours
 	}
 	if n := s.parts[p.Index]; n != 0 && n != int(p.Parts) {
@@ -175,6 +224,9 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 	s.parts[p.Index] = int(p.Parts)
 	s.replies[[2]uint8{p.Index, p.Part}] = p.Msg
 	byScope := make([][][]byte, len(st.scopes))
+	if s.sent[0].k == wholeScope {
+		byScope = make([][][]byte, 1) // one reply, handled below
+	}
 	for i, n := range s.parts {
 		if n == 0 {
 			return
@@ -184,7 +236,7 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 			if !ok {
 				return
 			}
-			k := s.sent[i].k
+			k := max(s.sent[i].k, 0)
 			byScope[k] = append(byScope[k], r)
 		}
 	}
@@ -197,6 +249,17 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		}
 	}
 	st.x.stats.Rounds++
+	if s.sent[0].k == wholeScope {
+		// The answer to a check of all scopes: nothing (equal), else
+		// reconcile scope by scope.
+		if m, err := reconcile.Decode(p.Msg); err == nil && len(m.Ranges) == 0 {
+			st.endSession(s, true)
+		} else {
+			st.openScopes(s)
+		}
+		st.schedule()
+		return
+	}
 	var next []part
 	found := false
 	for k, replies := range byScope {
@@ -205,6 +268,15 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		}
 		msgs, done, err := s.recs[k].ReconcileBatch(replies)
 		found = st.takeNeeds(s, k) || found
+		if errors.Is(err, reconcile.ErrTooManyIDs) || (errors.Is(err, reconcile.ErrRoundLimit) && s.idle == 0) {
+			// A long but productive session (a difference above
+			// reconcile's MaxIDs, ours or theirs, or MaxRounds round
+			// trips): end it without blame; the next walk exchange goes
+			// on from there.
+			st.endSession(s, false)
+			st.schedule()
+			return
+		}
 		if err != nil {
 			st.lied(s)
 			st.schedule()
@@ -217,10 +289,14 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 			next = append(next, part{k, m})
 		}
 	}
-	if found {
+	switch {
+	case found:
 		s.idle = 0
 		defer st.recruit()
-	} else {
+	case !listsIDs(byScope):
+		// Neither a new id nor a list of ids: only fingerprints, what a
+		// liar sends forever. (A round that lists ids we meanwhile got
+		// from another holder is progress on a moving set.)
 		s.idle++
 	}
 	switch {
@@ -319,4 +395,22 @@ func (st *state) tick(*dispersy.Context) error {
 	st.tr.pump(st)
 	st.schedule()
 	return nil
+}
+
+// listsIDs reports whether any reply lists ids.
+func listsIDs(byScope [][][]byte) bool {
+	for _, replies := range byScope {
+		for _, r := range replies {
+			m, err := reconcile.Decode(r)
+			if err != nil {
+				continue
+			}
+			for _, x := range m.Ranges {
+				if x.Mode == reconcile.ModeIDList && len(x.IDs) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -116,14 +116,28 @@ func (t *transfer) deadline() (time.Time, bool) {
 
 // expire handles the requests that timed out: their missing ids go back
 // to the queue (the holder that failed last), or are given up after
-// MaxRetries; the window halves.
+// MaxRetries. A request that got no answer at all halves the window (once
+// per timeout period, as TCP halves once per window); one whose answer
+// lost more than a quarter of its packets shrinks it by an eighth; one that
+// lost fewer grows it like a complete answer: random loss on a path is not
+// congestion, and shrinking on every lost packet would keep a lossy link
+// at a window of one or two.
 func (t *transfer) expire(st *state, now time.Time) {
-	lost := false
+	lost, partial := false, false
 	t.reqs = slices.DeleteFunc(t.reqs, func(r *request) bool {
 		if now.Before(r.deadline) {
 			return false
 		}
-		lost = true
+		switch {
+		case r.left == len(r.wants):
+			lost = true
+		case 4*r.left > len(r.wants):
+			partial = true
+		default:
+			// A few packets of the answer lost: the path's random loss,
+			// not congestion; the request counts as answered.
+			t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd+1/t.cwnd)
+		}
 		st.x.stats.Timeouts++
 		for _, w := range r.wants {
 			if w.done || w.req != r {
@@ -148,11 +162,12 @@ func (t *transfer) expire(st *state, now time.Time) {
 		}
 		return true
 	})
-	if lost && now.Sub(t.cut) >= st.rto() {
-		// One loss event per window, as TCP: the requests of one window
-		// that time out together halve it once.
+	switch {
+	case lost && now.Sub(t.cut) >= st.rto():
 		t.cwnd = max(1, t.cwnd/2)
 		t.cut = now
+	case partial:
+		t.cwnd = max(1, t.cwnd*7/8)
 	}
 }
 
@@ -245,7 +260,9 @@ func (st *state) sendWant(r *request) {
 		p.Groups = append(p.Groups, WantGroup{Lo: w.win.Lo, Hi: w.win.Hi, IDs: []reconcile.ID{w.id}})
 	}
 	st.x.stats.IDsRequested += uint64(len(ws))
-	if _, err := dispersy.Create(st.c, WantType, p, dispersy.To(r.peer)); err == nil {
-		st.x.stats.BytesSent += uint64(2 + 18*len(p.Groups) + 16*len(ws))
+	if m, err := dispersy.Create(st.c, WantType, p, dispersy.To(r.peer)); err == nil {
+		st.x.stats.Messages++
+		b, _ := m.Payload.AppendBinary(nil)
+		st.x.stats.BytesSent += uint64(len(b))
 	}
 }

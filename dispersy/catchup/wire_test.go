@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dispersy-go/dispersy/dispersy"
+	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/dispersy/reconcile"
 )
 
@@ -41,6 +43,8 @@ func goldenPayloads(t testing.TB) []struct {
 		v    interface{ AppendBinary([]byte) ([]byte, error) }
 	}{
 		{"reconcile-check", Reconcile{Session: 0x1234, Round: 1, Part: 0, Parts: 2, Scope: 128, Msg: check}},
+		{"reconcile-whole-check", Reconcile{Session: 7, Round: 1, Part: 0, Parts: 1, Scope: 0, Msg: check}},
+		{"reconcile-whole-equal", Reconcile{Reply: true, Session: 7, Round: 1, Part: 0, Parts: 1, Scope: 0, Msg: skip}},
 		{"reconcile-reply-done", Reconcile{Reply: true, Session: 0x1234, Round: 1, Index: 1, Part: 0, Parts: 1, Scope: 200, Msg: skip}},
 		{"want-two-groups", Want{Scope: 128, Groups: []WantGroup{
 			{Lo: 10, Hi: 10, IDs: []reconcile.ID{id(0x10)}},
@@ -165,4 +169,39 @@ func FuzzWantPayload(f *testing.F) {
 			t.Fatalf("%x decodes but re-encodes to %x (%v)", b, again, err)
 		}
 	})
+}
+
+// TestReconcileFitsDatagram: a dispersy-reconcile carrying a reconcile
+// message of the budget rcfg gives (MaxMessageBytes) fills the datagram
+// exactly, so every message the session writes can be sent.
+func TestReconcileFitsDatagram(t *testing.T) {
+	cfg := dt.DefaultSimConfig(13)
+	Enable(&cfg.Engine, Options{})
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	p, err := sim.AddPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sim.Do(p, func(e *dispersy.Engine) error {
+		c := e.Community(debugCID)
+		x, _ := e.Extensions()[0].(*ext)
+		budget := x.state(c).rcfg().MaxMessageBytes
+		m, err := dispersy.Create(c, ReconcileType, Reconcile{Parts: 1, Msg: make([]byte, budget)}, dispersy.To(dt.PeerAddr(5)))
+		if err != nil {
+			return err
+		}
+		if n := len(m.Packet); n != e.Config().MaxDatagram {
+			t.Errorf("a reconcile message of %d bytes makes a %d-byte packet, want exactly MaxDatagram %d", budget, n, e.Config().MaxDatagram)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

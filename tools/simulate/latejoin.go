@@ -378,7 +378,10 @@ func latejoinRuns(c *config) []latejoinRun {
 	if !c.compare {
 		o := c.opt
 		name := o.Params
-		if o.Params == paramsOurs && !o.Reconcile {
+		switch {
+		case o.Params == paramsOurs && o.Reconcile:
+			name = "reconcile"
+		case o.Params == paramsOurs:
 			name = "bloom"
 		}
 		return []latejoinRun{{name, o}}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"reflect"
+
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/dispersy/catchup"
 )
@@ -27,4 +29,26 @@ func catchupStats(e *dispersy.Engine) *catchup.Stats {
 		return &s
 	}
 	return nil
+}
+
+// holdersCatchupStats returns the sum of the catch-up counters of engines
+// (nil when catch-up is off on all of them).
+func holdersCatchupStats(engines []*dispersy.Engine) *catchup.Stats {
+	var sum *catchup.Stats
+	for _, e := range engines {
+		s, ok := catchup.StatsOf(e)
+		if !ok {
+			continue
+		}
+		if sum == nil {
+			sum = &catchup.Stats{}
+		}
+		a, b := reflect.ValueOf(sum).Elem(), reflect.ValueOf(s)
+		for i := range a.NumField() {
+			if f := a.Field(i); f.Kind() == reflect.Uint64 && f.CanSet() {
+				f.SetUint(f.Uint() + b.Field(i).Uint())
+			}
+		}
+	}
+	return sum
 }

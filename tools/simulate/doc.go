@@ -172,6 +172,8 @@
 //	setup_seconds       wall time creating and preloading the messages
 //	catchup             the joiner's catchup.Stats at the end (with
 //	                    -reconcile)
+//	holders_catchup     the sum of the holders' catchup.Stats
+//	joiner_drops        what the joiner's engine dropped, by reason
 //	held_over_time      [seconds since the join, messages held] whenever
 //	                    the count changed (at most one point per 10 ms)
 //

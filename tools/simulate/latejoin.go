@@ -103,6 +103,13 @@ type latejoinResult struct {
 	// Catchup is the joiner's catch-up counters (catchup.Stats) at the
 	// end, when -reconcile is on.
 	Catchup any `json:"catchup,omitempty"`
+	// JoinerDrops counts the datagrams and messages the joiner's engine
+	// dropped, by reason (dispersy.DropReason names); empty reasons are
+	// left out.
+	JoinerDrops map[string]uint64 `json:"joiner_drops,omitempty"`
+	// HoldersCatchup is the sum of the holders' catch-up counters (what
+	// they served, throttled, refused), when -reconcile is on.
+	HoldersCatchup any `json:"holders_catchup,omitempty"`
 	// Series is the joiner's progress: [virtual seconds since the join,
 	// messages held], a point whenever the count changed (at most one per
 	// latejoinSample), plus the first and the last.
@@ -326,6 +333,22 @@ func simulateLateJoin(opt options) (*latejoinResult, error) {
 	res.CaughtUp = held == opt.Messages
 	if st := catchupStats(joiner.Engine); st != nil {
 		res.Catchup = st
+	}
+	st := joiner.Engine.Stats()
+	for r, n := range st.Dropped {
+		if n > 0 {
+			if res.JoinerDrops == nil {
+				res.JoinerDrops = map[string]uint64{}
+			}
+			res.JoinerDrops[dispersy.DropReason(r).String()] = n
+		}
+	}
+	var holders []*dispersy.Engine
+	for _, p := range sim.Peers[:opt.Peers] {
+		holders = append(holders, p.Engine)
+	}
+	if st := holdersCatchupStats(holders); st != nil {
+		res.HoldersCatchup = st
 	}
 	if res.CaughtUp {
 		hs, err := sim.Hashes(joiner, cid, types)

@@ -509,7 +509,8 @@ func latejoinChart(runs []latejoinRun, results []*latejoinResult) *plot.Chart {
 		Title: fmt.Sprintf("Late join: %d peers hold %d messages, %s latency, %.4g MB/s links, %.4g%% loss",
 			r0.Peers, r0.Messages, r0.Latency, float64(r0.Rate)/1e6, r0.Loss*100),
 		X: plot.Axis{Label: "seconds since the join (log scale)", Exp10: true},
-		Y: plot.Axis{Label: "messages the joiner holds", Min: 0, Max: float64(r0.Messages) * 1.04},
+		// Headroom above the curves for the legend.
+		Y: plot.Axis{Label: "messages the joiner holds", Min: 0, Max: float64(r0.Messages) * 1.3},
 	}
 	for i, r := range results {
 		s := plot.Series{Name: runs[i].name}

@@ -2,7 +2,6 @@ package catchup
 
 import (
 	"cmp"
-	"crypto/rand"
 	"math"
 	"net/netip"
 	"slices"
@@ -36,7 +35,9 @@ func (st *state) serveReconcile(from netip.AddrPort, p Reconcile) {
 	var replies [][]byte
 	if st.x.o.lie {
 		var fp reconcile.Fingerprint
-		_, _ = rand.Read(fp[:])
+		for i := range fp {
+			fp[i] = byte(st.x.e.Rand().Uint32()) // the engine's source: runs stay reproducible
+		}
 		m := reconcile.Message{Ranges: []reconcile.Range{{Upper: reconcile.Infinity, Mode: reconcile.ModeFingerprint, Fingerprint: fp}}}
 		b, _ := m.AppendEncode(nil)
 		replies = [][]byte{b}

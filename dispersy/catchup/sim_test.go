@@ -780,3 +780,19 @@ func TestJoinBehind100k(t *testing.T) {
 		t.Fatalf("an honest holder was taken for a liar: %+v", w.stats(p))
 	}
 }
+
+// TestDeterministic: the same seed gives the same catch-up, to the counter
+// (no map order, no wall clock, no outside randomness), a lying peer
+// included.
+func TestDeterministic(t *testing.T) {
+	run := func() (Stats, time.Duration) {
+		w := newWorld(t, worldOpts{seed: 15, holders: 3, msgs: 1500, catchup: true, liar: 2, loss: 0.05})
+		p, took := w.join(time.Minute)
+		return w.stats(p), took
+	}
+	a, ta := run()
+	b, tb := run()
+	if a != b || ta != tb {
+		t.Fatalf("two runs with one seed differ:\n%+v after %v\n%+v after %v", a, ta, b, tb)
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dispersy-go/dispersy/dispersy"
 	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
@@ -204,4 +206,59 @@ func TestReconcileFitsDatagram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzHandlers feeds decoded payloads, valid on the wire but chosen by a
+// peer, to the handlers of a node holding messages, as a request and as a
+// reply to an open session: nothing panics.
+func FuzzHandlers(f *testing.F) {
+	for _, g := range goldenPayloads(f) {
+		b, _ := g.v.AppendBinary(nil)
+		f.Add(b)
+	}
+	cfg := dt.DefaultSimConfig(14)
+	Enable(&cfg.Engine, Options{})
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		f.Fatal(err)
+	}
+	if err := sim.AddPeers(2); err != nil {
+		f.Fatal(err)
+	}
+	p := sim.Peers[0]
+	for i := range 50 {
+		if _, err := simCreate(sim, p, fmt.Sprint("m", i)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := sim.Net.RunFor(10 * time.Second); err != nil {
+		f.Fatal(err)
+	}
+	from := sim.Peers[1].Addr
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := sim.Do(p, func(e *dispersy.Engine) error {
+			x, _ := e.Extensions()[0].(*ext)
+			st := x.state(e.Community(debugCID))
+			var r Reconcile
+			if r.UnmarshalBinary(b) == nil {
+				st.onReconcile(from, r)
+				// As a reply to a session with the sender.
+				st.start(from)
+				for _, s := range slices.Clone(st.sessions) {
+					r.Reply, r.Session, r.Round = true, s.id, s.round
+					st.onReconcile(s.peer, r)
+				}
+			}
+			if w, err := decodeWant(b); err == nil {
+				st.onWant(from, w)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -97,7 +97,8 @@
 // bytes_received, datagrams_received, catchup_bytes_ratio (bytes_received /
 // bytes_lacked), cpu_seconds, max_rss_mb, kernel_udp_drops (datagrams the
 // kernel dropped at full socket receive buffers during the catch-up, the
-// whole machine's; Linux only) and, with -reconcile, catchup
+// whole machine's; Linux only), joiner_drops (what the joiner's engine
+// dropped, by reason) and, with -reconcile, catchup
 // (the joiner's catchup.Stats; also printed on stderr when it did not
 // catch up). A joiner that does not catch up
 // within -timeout (counted from its start) ends with exit status 1. -dir,

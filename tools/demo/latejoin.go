@@ -129,6 +129,9 @@ type latejoinReport struct {
 	// socket receive buffers, on the whole machine, from the joiner's
 	// start to the end (Linux; absent elsewhere).
 	KernelUDPDrops *uint64 `json:"kernel_udp_drops,omitempty"`
+	// JoinerDrops counts what the joiner's engine dropped, by reason
+	// (dispersy.DropReason names; empty reasons left out).
+	JoinerDrops map[string]uint64 `json:"joiner_drops,omitempty"`
 	// Catchup is the joiner's catch-up counters (catchup.Stats), when
 	// -reconcile is on.
 	Catchup any `json:"catchup,omitempty"`
@@ -149,6 +152,9 @@ func lateJoin(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "demo: the joiner did not catch up within %v: it holds %d of %d messages\n", o.timeout, rep.Held, rep.Messages)
 		if rep.Catchup != nil {
 			fmt.Fprintf(stderr, "  catch-up counters: %+v\n", rep.Catchup)
+		}
+		if rep.JoinerDrops != nil {
+			fmt.Fprintf(stderr, "  the joiner dropped: %v\n", rep.JoinerDrops)
 		}
 		hint := "raise -timeout"
 		if !o.reconcile && catchupAvailable {
@@ -244,6 +250,14 @@ func runLateJoin(ctx context.Context, o options, stderr io.Writer) (latejoinRepo
 	if err := j.node.Do(cctx, func(e *dispersy.Engine) error {
 		if st := catchupStats(e); st != nil {
 			rep.Catchup = st
+		}
+		for r, n := range e.Stats().Dropped {
+			if n > 0 {
+				if rep.JoinerDrops == nil {
+					rep.JoinerDrops = map[string]uint64{}
+				}
+				rep.JoinerDrops[dispersy.DropReason(r).String()] = n
+			}
 		}
 		return nil
 	}); err != nil {

@@ -168,7 +168,8 @@ const DefaultQueueBytes = 256 << 10
 //
 // A zero rate is an infinitely fast link with no queue: with both rates
 // zero everywhere the network behaves, event for event, as it did without
-// the model.
+// the model. A datagram Injected from an address that is not a peer skips
+// the upload link (there is no sender to queue it).
 type PeerLink struct {
 	// Upload and Download are the link's rates in bytes per second; 0 is
 	// unlimited.

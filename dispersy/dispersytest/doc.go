@@ -18,9 +18,20 @@
 //
 // After a peer handles an event the Network collects its Ready output and
 // puts each datagram through the network model: the size limit, the
-// partition, then the link's loss, duplication, latency, jitter and
-// reordering, with every random draw taken from the Network's own seeded
-// source in a fixed order. It then reschedules the peer's tick at its
+// partition, the sender's upload link, then the link's loss, duplication,
+// latency, jitter and reordering, then the receiver's download link, with
+// every random draw taken from the Network's own seeded source in a fixed
+// order.
+//
+// The bandwidth model ([PeerLink], per address: NetworkConfig.PeerLink and
+// SetPeerLink) gives each peer an upload and a download rate and a bounded
+// queue in each direction. A datagram waits in its sender's upload queue
+// and is serialized at the upload rate, crosses the link, then is
+// serialized at the receiver's download rate (queued behind what arrived
+// before it) and delivered when its last byte is in; a datagram that does
+// not fit in a queue is dropped (DropSendQueue, DropReceiveQueue). Zero
+// rates are infinitely fast links: the run is then event for event the
+// one without the model. It then reschedules the peer's tick at its
 // NextDeadline (at most one live tick per peer; moved ticks leave stale
 // heap entries that are skipped). [NetworkConfig.Trace] sees every send,
 // duplicate, delivery, drop and tick; [Stats] count them per peer and in

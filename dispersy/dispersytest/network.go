@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -117,6 +118,11 @@ type NetworkConfig struct {
 	// LinkConfig is the default for every link; SetLink overrides it for
 	// particular pairs of addresses.
 	LinkConfig
+	// PeerLink is every address's access link (upload and download rate,
+	// queue); SetPeerLink overrides it for particular addresses. The zero
+	// PeerLink is an infinitely fast link: datagrams take only the
+	// LinkConfig's delay.
+	PeerLink PeerLink
 	// MaxDatagram is the largest datagram the network carries, in bytes;
 	// larger ones are dropped with DropOversize. 0 means
 	// dispersy.DefaultMaxDatagram (1,232).
@@ -138,7 +144,109 @@ func (c NetworkConfig) Validate() error {
 	if c.MaxDatagram < 0 {
 		errs = append(errs, fmt.Errorf("MaxDatagram (%d) must be >= 0 (0: dispersy.DefaultMaxDatagram)", c.MaxDatagram))
 	}
+	if err := c.PeerLink.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// DefaultQueueBytes is the size of a rate-limited link's queue when
+// PeerLink.QueueBytes is 0: 256 KiB, about 26 ms at 10 MB/s.
+const DefaultQueueBytes = 256 << 10
+
+// PeerLink is one address's access link: the bandwidth model. A datagram
+// first waits in its sender's upload queue and is serialized at the
+// sender's Upload rate (after the datagrams queued before it), then takes
+// the LinkConfig's delay (latency, jitter, reordering), then waits in the
+// receiver's download queue and is serialized at the receiver's Download
+// rate; it is delivered when its last byte is in. A queue holds at most
+// QueueBytes bytes not yet serialized: a datagram that does not fit is
+// dropped (DropSendQueue at the sender, DropReceiveQueue at the receiver)
+// and counted. Loss and duplication happen between the two links: a lost
+// datagram used its sender's upload, and each copy of a duplicated one
+// uses the receiver's download.
+//
+// A zero rate is an infinitely fast link with no queue: with both rates
+// zero everywhere the network behaves, event for event, as it did without
+// the model. A datagram Injected from an address that is not a peer skips
+// the upload link (there is no sender to queue it).
+type PeerLink struct {
+	// Upload and Download are the link's rates in bytes per second; 0 is
+	// unlimited.
+	Upload, Download int64
+	// QueueBytes bounds each direction's queue of a rate-limited link;
+	// 0 means DefaultQueueBytes.
+	QueueBytes int
+}
+
+// Validate reports every problem with l, not only the first.
+func (l PeerLink) Validate() error {
+	var errs []error
+	if l.Upload < 0 {
+		errs = append(errs, fmt.Errorf("PeerLink.Upload (%d) must be >= 0 (0: unlimited)", l.Upload))
+	}
+	if l.Download < 0 {
+		errs = append(errs, fmt.Errorf("PeerLink.Download (%d) must be >= 0 (0: unlimited)", l.Download))
+	}
+	if l.QueueBytes < 0 {
+		errs = append(errs, fmt.Errorf("PeerLink.QueueBytes (%d) must be >= 0 (0: DefaultQueueBytes)", l.QueueBytes))
+	}
+	return errors.Join(errs...)
+}
+
+func (l *PeerLink) queue() int64 {
+	if l.QueueBytes == 0 {
+		return DefaultQueueBytes
+	}
+	return int64(l.QueueBytes)
+}
+
+// SerializationTime returns how long size bytes take to cross a link of
+// rate bytes per second, rounded up to the nanosecond; 0 for an unlimited
+// link (rate 0).
+func SerializationTime(size int, rate int64) time.Duration {
+	if rate <= 0 || size <= 0 {
+		return 0
+	}
+	return time.Duration(ceilDiv(uint64(size), uint64(time.Second), uint64(rate)))
+}
+
+// ceilDiv returns ⌈a·b/c⌉, saturating at MaxInt64.
+func ceilDiv(a, b, c uint64) int64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi >= c {
+		return math.MaxInt64
+	}
+	q, r := bits.Div64(hi, lo, c)
+	if r != 0 {
+		q++
+	}
+	if q > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(q)
+}
+
+// queued returns how many bytes a link of rate bytes per second that is
+// busy until free still has to serialize at now: ⌈(free − now)·rate/1s⌉.
+func queued(free, now, rate int64) int64 {
+	if free <= now {
+		return 0
+	}
+	return ceilDiv(uint64(free-now), uint64(rate), uint64(time.Second))
+}
+
+// linkSlot serializes size bytes on a link of rate (> 0) busy until *free,
+// at now: it returns when the last byte is out and moves *free there, or
+// ok false (and leaves *free) when the bytes not yet serialized plus size
+// would exceed the queue.
+func linkSlot(free *int64, now, rate, queue int64, size int) (done int64, ok bool) {
+	if queued(*free, now, rate)+int64(size) > queue {
+		return 0, false
+	}
+	done = max(*free, now) + int64(SerializationTime(size, rate))
+	*free = done
+	return done, true
 }
 
 // EventKind says what happened in an [Event].
@@ -192,6 +300,11 @@ const (
 	DropNoPeer
 	// DropOversize: the datagram exceeds NetworkConfig.MaxDatagram.
 	DropOversize
+	// DropSendQueue: the sender's upload queue was full (PeerLink).
+	DropSendQueue
+	// DropReceiveQueue: the receiver's download queue was full
+	// (PeerLink).
+	DropReceiveQueue
 )
 
 // String returns the reason's name as used in traces.
@@ -205,6 +318,10 @@ func (r DropReason) String() string {
 		return "no-peer"
 	case DropOversize:
 		return "oversize"
+	case DropSendQueue:
+		return "send-queue"
+	case DropReceiveQueue:
+		return "receive-queue"
 	}
 	return fmt.Sprintf("DropReason(%d)", uint8(r))
 }
@@ -254,11 +371,15 @@ type Stats struct {
 	DroppedLoss, DroppedPartition, DroppedNoPeer, DroppedOversize uint64
 	// Ticks counts Tick calls.
 	Ticks uint64
+	// DroppedSendQueue and DroppedReceiveQueue count the datagrams that
+	// found their sender's upload queue or their receiver's download queue
+	// full (PeerLink). Both count for the sender, as every drop does.
+	DroppedSendQueue, DroppedReceiveQueue uint64
 }
 
 // Dropped returns the number of datagrams dropped for any reason.
 func (s Stats) Dropped() uint64 {
-	return s.DroppedLoss + s.DroppedPartition + s.DroppedNoPeer + s.DroppedOversize
+	return s.DroppedLoss + s.DroppedPartition + s.DroppedNoPeer + s.DroppedOversize + s.DroppedSendQueue + s.DroppedReceiveQueue
 }
 
 // DroppedBy returns the number of datagrams dropped for reason r.
@@ -272,6 +393,10 @@ func (s Stats) DroppedBy(r DropReason) uint64 {
 		return s.DroppedNoPeer
 	case DropOversize:
 		return s.DroppedOversize
+	case DropSendQueue:
+		return s.DroppedSendQueue
+	case DropReceiveQueue:
+		return s.DroppedReceiveQueue
 	}
 	return 0
 }
@@ -286,6 +411,10 @@ func (s *Stats) drop(r DropReason) {
 		s.DroppedNoPeer++
 	case DropOversize:
 		s.DroppedOversize++
+	case DropSendQueue:
+		s.DroppedSendQueue++
+	case DropReceiveQueue:
+		s.DroppedReceiveQueue++
 	}
 }
 
@@ -315,6 +444,9 @@ func (e *MachineError) Unwrap() error { return e.Err }
 const (
 	evDeliver uint8 = iota + 1
 	evTick
+	// evArrive: a datagram reached its receiver's rate-limited download
+	// link; it is delivered after its serialization there.
+	evArrive
 )
 
 // event is one queued event's payload. It lives in a slot of
@@ -322,8 +454,8 @@ const (
 // moves 24 bytes per level instead of the whole event.
 type event struct {
 	data []byte
-	from netip.AddrPort // evDeliver
-	to   netip.AddrPort // evDeliver
+	from netip.AddrPort // evDeliver, evArrive
+	to   netip.AddrPort // evDeliver, evArrive
 	gen  uint64         // evTick: valid only if it equals the peer's gen
 	peer int32          // evTick
 	kind uint8
@@ -349,6 +481,9 @@ type peer struct {
 	tickPending bool
 	tickAt      int64
 	stats       Stats
+	// upFree and downFree are when the peer's upload and download links
+	// have serialized everything queued on them (PeerLink).
+	upFree, downFree int64
 }
 
 type linkKey struct{ from, to netip.AddrPort }
@@ -377,8 +512,10 @@ type Network struct {
 
 	links  map[linkKey]LinkConfig
 	groups map[netip.AddrPort]int // partition group (1-based); 0: not listed
+	// peerLinks overrides NetworkConfig.PeerLink per address.
+	peerLinks map[netip.AddrPort]PeerLink
 
-	inflight int // queued evDeliver
+	inflight int // queued evDeliver and evArrive
 	ticks    int // peers with a pending tick
 
 	total Stats
@@ -582,6 +719,31 @@ func (n *Network) ResetLink(a, b netip.AddrPort) {
 	delete(n.links, linkKey{b, a})
 }
 
+// SetPeerLink overrides the access link (rates and queues) of addr. It
+// affects datagrams sent from now on; what is queued stays queued.
+func (n *Network) SetPeerLink(addr netip.AddrPort, l PeerLink) error {
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("dispersytest: SetPeerLink(%v): %w", addr, err)
+	}
+	if n.peerLinks == nil {
+		n.peerLinks = make(map[netip.AddrPort]PeerLink)
+	}
+	n.peerLinks[unmap(addr)] = l
+	return nil
+}
+
+// PeerLink returns the access link of addr.
+func (n *Network) PeerLink(addr netip.AddrPort) PeerLink { return n.peerLink(unmap(addr)) }
+
+func (n *Network) peerLink(addr netip.AddrPort) PeerLink {
+	if len(n.peerLinks) != 0 {
+		if l, ok := n.peerLinks[addr]; ok {
+			return l
+		}
+	}
+	return n.cfg.PeerLink
+}
+
 // Link returns the conditions datagrams from from to to meet.
 func (n *Network) Link(from, to netip.AddrPort) LinkConfig {
 	return n.link(unmap(from), unmap(to))
@@ -634,6 +796,8 @@ func (n *Network) Step() bool {
 	case evDeliver:
 		n.inflight--
 		n.deliver(&ev)
+	case evArrive:
+		n.arrive(&ev)
 	case evTick:
 		p := n.peers[ev.peer]
 		p.tickPending = false
@@ -812,13 +976,31 @@ func (n *Network) send(idx int32, from, to netip.AddrPort, data []byte) {
 		n.drop(ps, from, to, data, DropPartition)
 		return
 	}
+	// The sender's upload link: the datagram leaves when its last byte
+	// is out.
+	out := n.now
+	if idx >= 0 {
+		if up := n.peerLink(from); up.Upload > 0 {
+			done, ok := linkSlot(&n.peers[idx].upFree, n.now, up.Upload, up.queue(), len(data))
+			if !ok {
+				n.drop(ps, from, to, data, DropSendQueue)
+				return
+			}
+			out = done
+		}
+	}
 	lc := n.link(from, to)
 	if lc.Loss > 0 && n.rng.Float64() < lc.Loss {
 		n.drop(ps, from, to, data, DropLoss)
 		return
 	}
 	dup := lc.Duplicate > 0 && n.rng.Float64() < lc.Duplicate
-	n.push(n.now+n.delay(&lc), event{kind: evDeliver, from: from, to: to, data: data})
+	// A rate-limited receiver serializes the datagram when it arrives.
+	kind := evDeliver
+	if n.peerLink(to).Download > 0 {
+		kind = evArrive
+	}
+	n.push(out+n.delay(&lc), event{kind: kind, from: from, to: to, data: data})
 	n.inflight++
 	if dup {
 		n.total.Duplicated++
@@ -828,9 +1010,31 @@ func (n *Network) send(idx int32, from, to netip.AddrPort, data []byte) {
 		if n.cfg.Trace != nil {
 			n.cfg.Trace(Event{Kind: EventDuplicate, At: n.Now(), From: from, To: to, Data: data})
 		}
-		n.push(n.now+n.delay(&lc), event{kind: evDeliver, from: from, to: to, data: data})
+		n.push(out+n.delay(&lc), event{kind: kind, from: from, to: to, data: data})
 		n.inflight++
 	}
+}
+
+// arrive puts a datagram that reached its receiver on the receiver's
+// download link: delivered when its last byte is in, or dropped if the
+// download queue is full. A datagram for an address without a running
+// peer goes on to deliver, which drops it.
+func (n *Network) arrive(ev *event) {
+	idx, ok := n.byAddr[ev.to]
+	down := n.peerLink(ev.to)
+	if !ok || n.peers[idx].m == nil || down.Download <= 0 {
+		n.inflight--
+		n.deliver(ev)
+		return
+	}
+	done, ok := linkSlot(&n.peers[idx].downFree, n.now, down.Download, down.queue(), len(ev.data))
+	if !ok {
+		n.inflight--
+		n.dropAt(ev.from, ev.to, ev.data, DropReceiveQueue)
+		return
+	}
+	ev.kind = evDeliver
+	n.push(done, *ev)
 }
 
 func (n *Network) delay(lc *LinkConfig) int64 {

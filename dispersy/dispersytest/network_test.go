@@ -264,9 +264,15 @@ var (
 // gossipRun floods a token over 60 peers on a lossy, jittery, duplicating,
 // reordering network and returns the full trace.
 func gossipRun(t *testing.T, seed uint64) []string {
+	return gossipRunLinks(t, seed, dispersytest.PeerLink{})
+}
+
+// gossipRunLinks is gossipRun with every peer's access link set to pl.
+func gossipRunLinks(t *testing.T, seed uint64, pl dispersytest.PeerLink) []string {
 	var trace []string
 	n := newNet(t, dispersytest.NetworkConfig{
-		Seed: seed,
+		Seed:     seed,
+		PeerLink: pl,
 		LinkConfig: dispersytest.LinkConfig{
 			Latency: 10 * time.Millisecond, Jitter: 5 * time.Millisecond,
 			Loss: 0.1, Duplicate: 0.05, Reorder: 0.1, ReorderDelay: 30 * time.Millisecond,

@@ -75,6 +75,9 @@ func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			f.Close()
 		}()
 	}
+	if o.scenario == scenarioLateJoin {
+		return lateJoin(ctx, o, stdout, stderr)
+	}
 	d := &runner{o: o, stderr: stderr}
 	res, err := d.run(ctx)
 	if cerr := d.close(); err == nil && cerr != nil {
@@ -120,6 +123,10 @@ type runner struct {
 	deadline time.Time // the end of -timeout, counted from the start
 	stopHTTP func()    // -http's server, when serving
 	lat      *latencySampler
+
+	// preload, if set, fills a peer's store after it opens, before its
+	// node starts (the latejoin scenario's history).
+	preload func(p *peer) error
 }
 
 // result is what a run found.
@@ -386,57 +393,75 @@ func unwrapPath(err error) error {
 // start opens every peer's store and socket, starts its node and joins the
 // chat community; peer 0 signs with the master key.
 func (d *runner) start(ctx context.Context) error {
+	for i := range d.o.peers {
+		if err := d.startPeer(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startPeer opens peer i's store and socket, starts its node (bootstrapping
+// from peer 0, unless it is peer 0) and joins the chat community.
+func (d *runner) startPeer(ctx context.Context, i int) error {
 	o := d.o
 	master := masterKey(o.seed)
 	var tracker []netip.AddrPort
-	for i := range o.peers {
-		p := &peer{index: i, key: peerKey(o.seed, i), path: filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)), done: make(chan error, 1)}
-		st, err := database.Open(p.path, database.Options{ReadConns: 1})
-		if err != nil {
-			return storeFailure(i, p.path, err)
+	if i > 0 {
+		tracker = []netip.AddrPort{d.peers[0].ep.LocalAddr()}
+	}
+	p := &peer{index: i, key: peerKey(o.seed, i), path: filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)), done: make(chan error, 1)}
+	st, err := database.Open(p.path, database.Options{ReadConns: 1})
+	if err != nil {
+		return storeFailure(i, p.path, err)
+	}
+	p.store = st
+	d.peers = append(d.peers, p)
+	if d.preload != nil {
+		if err := d.preload(p); err != nil {
+			return err
 		}
-		p.store = st
-		d.peers = append(d.peers, p)
+	}
 
-		addr := "127.0.0.1:0"
-		if o.port > 0 {
-			addr = "127.0.0.1:" + strconv.Itoa(o.port+i)
+	addr := "127.0.0.1:0"
+	if o.port > 0 {
+		addr = "127.0.0.1:" + strconv.Itoa(o.port+i)
+	}
+	ue, err := udp.Listen(addr, udp.DefaultConfig())
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return failf("peer %d cannot listen on %s: the port is in use; choose another -port (0 picks free ports)", i, addr)
 		}
-		ue, err := udp.Listen(addr, udp.DefaultConfig())
-		if err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return failf("peer %d cannot listen on %s: the port is in use; choose another -port (0 picks free ports)", i, addr)
-			}
-			return failf("peer %d cannot listen on %s: %v", i, addr, errors.Unwrap(err))
-		}
-		p.ep = newLossy(ue, o.loss, rand.New(rand.NewPCG(o.seed, 1<<32|uint64(i))))
+		return failf("peer %d cannot listen on %s: %v", i, addr, errors.Unwrap(err))
+	}
+	p.ep = newLossy(ue, o.loss, rand.New(rand.NewPCG(o.seed, 1<<32|uint64(i))))
 
-		cfg := dispersy.DefaultNodeConfig()
-		cfg.Engine.Walker = walker.DefaultConfig().Scaled(o.step)
-		cfg.Engine.LocalAddr = ue.LocalAddr()
-		cfg.Engine.Bootstrap = tracker
-		cfg.Engine.Rand = rand.New(rand.NewPCG(o.seed, uint64(i)+1))
-		node, err := dispersy.NewNode(cfg, p.key, st, p.ep)
-		if err != nil {
-			ue.Close()
-			return failf("peer %d: %v", i, err)
-		}
-		p.node = node
-		go func() { p.done <- node.Run(context.Background()) }()
-		if i == 0 {
-			tracker = []netip.AddrPort{ue.LocalAddr()}
-		}
+	cfg := dispersy.DefaultNodeConfig()
+	cfg.Engine.Walker = walker.DefaultConfig().Scaled(o.step)
+	cfg.Engine.LocalAddr = ue.LocalAddr()
+	cfg.Engine.Bootstrap = tracker
+	cfg.Engine.Rand = rand.New(rand.NewPCG(o.seed, uint64(i)+1))
+	if err := enableCatchup(&cfg.Engine, o.reconcile); err != nil {
+		ue.Close()
+		return err
+	}
+	node, err := dispersy.NewNode(cfg, p.key, st, p.ep)
+	if err != nil {
+		ue.Close()
+		return failf("peer %d: %v", i, err)
+	}
+	p.node = node
+	go func() { p.done <- node.Run(context.Background()) }()
 
-		var opts []dispersy.JoinOption
-		if i == 0 {
-			opts = append(opts, dispersy.WithMember(master))
-		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		p.comm, err = node.Join(cctx, chat.New(master.Public()), opts...)
-		cancel()
-		if err != nil {
-			return d.callFailure(ctx, p, "join the chat community", err)
-		}
+	var opts []dispersy.JoinOption
+	if i == 0 {
+		opts = append(opts, dispersy.WithMember(master))
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	p.comm, err = node.Join(cctx, chat.New(master.Public()), opts...)
+	cancel()
+	if err != nil {
+		return d.callFailure(ctx, p, "join the chat community", err)
 	}
 	return nil
 }

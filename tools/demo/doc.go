@@ -75,6 +75,39 @@
 // and metrics on this TCP address, e.g. 127.0.0.1:8080, until the demo ends;
 // see package dispersy/debughttp).
 //
+// # Late join (-scenario latejoin)
+//
+//	go run ./tools/demo -scenario latejoin -messages 100000
+//
+// -peers minus one holders (default 4 peers: 3 holders) store -messages chat
+// lines (default 10,000): created once on a standalone engine (one
+// signature per line) and written straight into each holder's SQLite file
+// through the Store API, 5,000 records per transaction, before its node
+// starts; the set-up time is reported apart ("set-up: S s" on stderr,
+// setup_seconds). Once the holders have found each other, one more peer
+// starts with an empty store. Progress lines on stderr show how many lines
+// it holds, once a second; the run ends with exactly
+//
+//	caught-up: messages=M seconds=S bytes=B
+//
+// where S is the time from the joiner's start until it holds all M and B
+// the bytes of the datagrams the joiner received (counted by its endpoint
+// decorator). -reconcile (default on when the build has the catch-up
+// protocol) turns range-based reconciliation and the paced transfer on;
+// -reconcile=false leaves bloom-filter sync alone. With -json the line is
+// replaced by one object: scenario, peers, holders, messages, loss, step,
+// reconcile, caught_up, held, setup_seconds, ready_seconds,
+// catchup_seconds, bytes_lacked (Σ packet sizes of the history),
+// bytes_received, datagrams_received, catchup_bytes_ratio (bytes_received /
+// bytes_lacked), cpu_seconds, max_rss_mb, kernel_udp_drops (datagrams the
+// kernel dropped at full socket receive buffers during the catch-up, the
+// whole machine's; Linux only), joiner_drops (what the joiner's engine
+// dropped, by reason) and, with -reconcile, catchup
+// (the joiner's catchup.Stats; also printed on stderr when it did not
+// catch up). A joiner that does not catch up
+// within -timeout (counted from its start) ends with exit status 1. -dir,
+// -publishers and -idle do not apply.
+//
 // Exit status: 0 converged; 1 not converged, interrupted, or a local
 // failure (a port in use, a folder that cannot be written, a damaged or
 // foreign store file), reported in one sentence; 2 a bad flag or value,

@@ -21,6 +21,8 @@ type lossyEndpoint struct {
 	rng *rand.Rand
 
 	datagrams, bytes, dropped atomic.Uint64
+	// received and receivedBytes count the datagrams Receive returned.
+	received, receivedBytes atomic.Uint64
 
 	// blackout, once set, drops every datagram (a test hook: a run that
 	// got ready and then cannot deliver).
@@ -54,4 +56,15 @@ func (l *lossyEndpoint) Send(to netip.AddrPort, pkt []byte) error {
 		}
 	}
 	return l.Endpoint.Send(to, pkt)
+}
+
+// Receive implements dispersy.Endpoint: it passes the call on and counts
+// what arrived.
+func (l *lossyEndpoint) Receive(buf []byte) (int, netip.AddrPort, error) {
+	n, from, err := l.Endpoint.Receive(buf)
+	if err == nil {
+		l.received.Add(1)
+		l.receivedBytes.Add(uint64(n))
+	}
+	return n, from, err
 }

@@ -52,8 +52,17 @@ type options struct {
 	idle       time.Duration // after convergence, measure the idle CPU over this long
 	http       string        // -http: serve peer 0's status page there
 
+	scenario  string // scenarioConverge or scenarioLateJoin
+	reconcile bool   // turn the catch-up protocol on (enableCatchup)
+
 	blackout bool // tests only: once ready, every datagram is lost
 }
+
+// Scenarios (-scenario).
+const (
+	scenarioConverge = "converge"
+	scenarioLateJoin = "latejoin"
+)
 
 // run is the command: it parses args, runs the demo, writes the summary to
 // stdout and progress and problems to stderr, and returns the exit status.
@@ -88,6 +97,8 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	flags.BoolVar(&o.json, "json", false, "")
 	flags.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	flags.DurationVar(&o.idle, "idle", 0, "")
+	flags.StringVar(&o.scenario, "scenario", scenarioConverge, "")
+	flags.BoolVar(&o.reconcile, "reconcile", catchupAvailable, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			help(stdout)
@@ -95,7 +106,22 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 		}
 		return o, usageError(stderr, "%v", err), false
 	}
+	set := map[string]bool{}
+	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.scenario == scenarioLateJoin {
+		// Three holders and the joiner; a history worth catching up.
+		if !set["peers"] {
+			o.peers = latejoinHolders + 1
+		}
+		if !set["messages"] {
+			o.messages = 10_000
+		}
+	}
 	switch {
+	case o.scenario != scenarioConverge && o.scenario != scenarioLateJoin:
+		return o, usageError(stderr, "-scenario %q: must be %s or %s", o.scenario, scenarioConverge, scenarioLateJoin), false
+	case o.scenario == scenarioLateJoin && (o.peers < 2 || set["publishers"] || set["dir"] || o.idle > 0):
+		return o, usageError(stderr, "-scenario latejoin: -peers must be at least 2 (holders + the joiner); -publishers, -dir and -idle do not apply"), false
 	case flags.NArg() > 0:
 		return o, usageError(stderr, "unexpected argument %q: the demo takes flags only", flags.Arg(0)), false
 	case o.peers < 2 || o.peers > maxPeers:
@@ -122,7 +148,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 }
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: demo [-peers N] [-messages N] [-publishers N] [-loss P] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-json] [-idle D] [-cpuprofile FILE] [-http ADDR] (demo -h for help)"
+const usageLine = "usage: demo [-scenario converge|latejoin] [-peers N] [-messages N] [-publishers N] [-loss P] [-reconcile] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-json] [-idle D] [-cpuprofile FILE] [-http ADDR] (demo -h for help)"
 
 func usageError(stderr io.Writer, format string, args ...any) int {
 	fmt.Fprintf(stderr, "demo: "+format+"\n", args...)
@@ -166,9 +192,21 @@ Flags:
   -idle D       after convergence, measure the process's CPU over D while
                 the peers idle (idle_cpu_cores; default 0: not measured)
   -cpuprofile FILE  write a CPU profile of the whole run to FILE
+  -scenario S   converge (default: the above) or latejoin: -peers minus one
+                holders (default 4 peers: 3 holders) store -messages chat
+                lines (default 10000; created and signed once, written
+                straight into their SQLite files), then one more peer
+                starts with an empty store; progress lines show what it
+                holds, and the run ends with
+                  caught-up: messages=M seconds=S bytes=B
+                (S: from the joiner's start until it holds all M; B: bytes
+                of the datagrams the joiner received)
+  -reconcile    turn the catch-up protocol on (range-based reconciliation
+                and paced bulk transfer; default %v); -reconcile=false
+                leaves bloom-filter sync alone
   -h            print this help
 
 Exit status: 0 converged, 1 not converged or a local failure (port in use,
 unwritable folder, damaged store file), 2 usage error.
-`, maxPeers, maxLoss, minStep, maxStep)
+`, maxPeers, maxLoss, minStep, maxStep, catchupAvailable)
 }

@@ -34,7 +34,8 @@
 //	-seed S         the seed of everything random (default 1)
 //	-params SET     ours or dispersy (default ours)
 //	-compare        run both parameter sets; -params is then refused
-//	-scenario NAME  default or chaos (see Scenarios and -h)
+//	-scenario NAME  default, chaos or latejoin (see Scenarios, Late join
+//	                and -h)
 //	-warmup D       virtual time before the first creation (default 1m)
 //	-spread D       spread the creations evenly over D (default 0)
 //	-limit D        give up D after the first creation (default 2h)
@@ -44,6 +45,9 @@
 //	                "round,ours,dispersy"), one line per walk round
 //	-plot FILE.png  draw the coverage per walk round (both curves with
 //	                -compare)
+//	-rate B         every peer's upload and download rate, bytes/s
+//	                (default 0: unlimited; latejoin 10000000)
+//	-reconcile      turn the catch-up protocol on (see Late join)
 //	-walktarget N   the walker's target of verified peers, Walker.WalkTarget
 //	                (0: walk at every step; default the parameter set's)
 //	-v              print the coverage at every walk round on stderr
@@ -143,6 +147,50 @@
 //     dispersytest.DebugCommunity, whose record of every handled message
 //     would keep every received packet alive (30 % of the live heap of a
 //     300 × 300 run). The wire traffic is the same.
+//
+// # Late join (-scenario latejoin)
+//
+//	go run ./tools/simulate -scenario latejoin -messages 100000 -json
+//	go run ./tools/simulate -scenario latejoin -compare -plot docs/img/latejoin.svg
+//
+// -peers holders (default 10) store the same -messages FullSyncText
+// messages (default 10,000, 200 bytes each): created once on a standalone
+// engine of peer 0 and copied into every holder's MemStore before its
+// engine starts, so no time is spent syncing them. Every peer has an access
+// link of -rate bytes per second each way (default 10 MB/s; the
+// dispersytest.PeerLink bandwidth model with its 256 KiB queues), latency
+// -latency (20 ms) and no jitter. After -warmup one more peer joins with
+// an empty store; the run ends when it holds every message (its set is
+// checked against peer 0's) or after -limit (default 12h). -reconcile
+// turns the catch-up protocol on (default when the build has it, except
+// with -params dispersy: Python Dispersy has none). The JSON object:
+//
+//	caught_up           the joiner holds every message
+//	held                messages it holds at the end
+//	catchup_seconds     virtual time from the join until it held all
+//	catchup_rounds      the same in walk steps
+//	bytes_lacked        Σ of the messages' wire sizes
+//	bytes_received      bytes of every datagram delivered to the joiner
+//	transfer_seconds    bytes_lacked / -rate: the physical limit
+//	round_trip_seconds  2 × latency + jitter
+//	goal_seconds        transfer_seconds + 10 round trips (issue #13's goal)
+//	catchup_bytes_ratio bytes_received / bytes_lacked
+//	queue_drops         datagrams dropped at full link queues (every peer)
+//	loss_drops          datagrams lost to -loss
+//	setup_seconds       wall time creating and preloading the messages
+//	catchup             the joiner's catchup.Stats at the end (with
+//	                    -reconcile)
+//	holders_catchup     the sum of the holders' catchup.Stats
+//	joiner_drops        what the joiner's engine dropped, by reason
+//	held_over_time      [seconds since the join, messages held] whenever
+//	                    the count changed (at most one point per 10 ms)
+//
+// plus the echoed flags and wall_seconds, cpu_seconds, heap_mb, sys_mb.
+// -compare runs "reconcile" (when built in), "bloom" (our parameters,
+// bloom sync only) and "dispersy" (DispersyConfig) and prints
+// {"reconcile": …, "bloom": …, "dispersy": …}; -csv writes
+// "run,seconds,held" and -plot draws the held_over_time curves on a
+// logarithmic time axis (SVG when the file name ends in .svg).
 //
 // # Speed and memory
 //

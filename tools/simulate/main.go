@@ -32,7 +32,7 @@ const (
 const maxPeers = 1<<24 - 2
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: simulate [-peers N] [-messages M] [-loss P] [-dup P] [-reorder P] [-store memory|sqlite] [-latency D] [-jitter D] [-seed S] [-params ours|dispersy] [-compare] [-scenario NAME] [-warmup D] [-spread D] [-limit D] [-json] [-csv FILE] [-plot FILE.png] [-v] (-h for help)"
+const usageLine = "usage: simulate [-peers N] [-messages M] [-loss P] [-dup P] [-reorder P] [-store memory|sqlite] [-latency D] [-jitter D] [-rate B] [-seed S] [-params ours|dispersy] [-reconcile] [-compare] [-scenario NAME] [-warmup D] [-spread D] [-limit D] [-json] [-csv FILE] [-plot FILE.png|FILE.svg] [-v] (-h for help)"
 
 // usageError is a bad flag value.
 type usageError struct{ msg string }
@@ -83,6 +83,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.plot, "plot", "", "")
 	walkTarget := fs.Int("walktarget", -1, "")
 	verbose := fs.Bool("v", false, "")
+	fs.Int64Var(&o.Rate, "rate", 0, "")
+	fs.BoolVar(&o.Reconcile, "reconcile", false, "")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "")
 	fs.StringVar(&c.memProf, "memprofile", "", "")
 	dhtFlags(fs, &c.dht)
@@ -142,6 +144,10 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, badFlag("-params %q: must be %s or %s", o.Params, paramsOurs, paramsDispersy)
 	case c.compare && set["params"]:
 		return nil, badFlag("-compare runs both parameter sets; drop -params")
+	case c.compare && set["reconcile"] && o.Scenario == "latejoin":
+		return nil, badFlag("-compare runs with and without reconciliation; drop -reconcile")
+	case o.Rate < 0:
+		return nil, badFlag("-rate %d: must be >= 0 bytes per second (0: unlimited)", o.Rate)
 	}
 	return c, nil
 }
@@ -202,6 +208,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 	}
+	if c.opt.Scenario == "latejoin" {
+		return runLateJoin(c, stdout, stderr)
+	}
 	var results []*result
 	if c.compare {
 		for _, p := range []string{paramsOurs, paramsDispersy} {
@@ -229,12 +238,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if c.plot != "" {
-		var buf bytes.Buffer
-		if err := coverageChart(results).WritePNG(&buf); err != nil {
-			fmt.Fprintf(stderr, "simulate: could not draw the coverage plot: %v\n", err)
-			return exitFail
-		}
-		if err := os.WriteFile(c.plot, buf.Bytes(), 0o644); err != nil {
+		if err := writeChart(c.plot, coverageChart(results)); err != nil {
 			fmt.Fprintf(stderr, "simulate: could not write the coverage plot: %v\n", err)
 			return exitFail
 		}
@@ -259,6 +263,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		writeText(stdout, r)
 	}
 	return exitOK
+}
+
+// writeChart draws ch into path: SVG when path ends in .svg, PNG
+// otherwise.
+func writeChart(path string, ch *plot.Chart) error {
+	var buf bytes.Buffer
+	var err error
+	if strings.HasSuffix(strings.ToLower(path), ".svg") {
+		err = ch.WriteSVG(&buf)
+	} else {
+		err = ch.WritePNG(&buf)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // checkWritable reports whether a file can be created next to path, by
@@ -400,6 +420,12 @@ Flags:
                     "dispersy": …})
   -csv FILE         write the coverage per walk round as CSV
   -plot FILE.png    draw the coverage per walk round as a PNG chart
+  -rate B           every peer's upload and download rate in bytes per
+                    second, with a 256 KiB queue each way (default 0:
+                    unlimited; latejoin: 10000000)
+  -reconcile        turn the catch-up protocol on (dispersy/catchup;
+                    latejoin's default when built in, except with -params
+                    dispersy)
   -walktarget N     the walker's target of verified peers (0: walk at
                     every step; default: the parameter set's, 10 / 0)
   -v                print the coverage at every walk round on stderr
@@ -414,6 +440,18 @@ until round 60 each peer stops with probability 1%% per round (at most 10%%
 offline at once) and restarts from its store 2 to 6 rounds later; then
 every peer comes back. It adds lost (acknowledged messages some online
 peer lacks at the end), stops, restarts and events to the report.
+
+The latejoin scenario: -peers holders (default 10) store the same
+-messages messages (default 10,000; created once and copied into their
+stores, not synced), links of -rate (default 10 MB/s) each way, no jitter;
+after the warm-up one fresh peer joins and the run ends when it holds all
+of them. It reports catchup_seconds (virtual time from the join),
+transfer_seconds (bytes lacked / -rate), round_trip_seconds, goal_seconds
+(transfer + 10 round trips), catchup_bytes_ratio (bytes the joiner
+received / bytes it lacked) and held_over_time; -compare runs
+reconciliation (when built in), bloom-only and Dispersy's parameters side
+by side; -csv and -plot (FILE.svg or FILE.png) give the joiner's messages
+held over time.
 
 A round is one walker step of every peer (Walker.StepInterval, 5 s).
 rounds_to_full = (convergence − first creation) / StepInterval.

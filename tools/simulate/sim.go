@@ -60,6 +60,11 @@ type options struct {
 	// WalkTarget, if not nil, overrides the parameter set's
 	// Walker.WalkTarget (-walktarget; 0 walks at every step).
 	WalkTarget *int
+	// Rate is every peer's upload and download rate in bytes per second
+	// (dispersytest.PeerLink); 0 is unlimited.
+	Rate int64
+	// Reconcile turns the catch-up protocol on (enableCatchup).
+	Reconcile bool
 }
 
 // reorderDelay is how long a reordered datagram is held back at most.
@@ -304,6 +309,8 @@ var scenarios = []scenario{
 	{name: "default", help: "warm up, create the messages, run until every peer holds all of them"},
 	{name: "chaos", help: "300 peers, 20% loss, 5% duplication, reordering, a partition that heals, churn with restarts from SQLite files; reports lost",
 		defaults: chaosDefaults, round: chaosRound},
+	{name: "latejoin", help: "10 peers hold 10,000 messages, 10 MB/s links, no jitter; a fresh peer joins; reports catchup_seconds",
+		defaults: latejoinDefaults},
 }
 
 // findScenario returns the scenario called name.
@@ -350,6 +357,9 @@ func newWorld(opt *options, sc *scenario) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := enableCatchup(&engine, opt.Reconcile); err != nil {
+		return nil, err
+	}
 	w := &world{
 		opt:     opt,
 		cid:     dispersytest.DebugMaster.Public().CommunityID(),
@@ -369,6 +379,7 @@ func newWorld(opt *options, sc *scenario) (*world, error) {
 		cfg.Network.Reorder = opt.Reorder
 		cfg.Network.ReorderDelay = reorderDelay
 	}
+	cfg.Network.PeerLink = dispersytest.PeerLink{Upload: opt.Rate, Download: opt.Rate}
 	cfg.Network.Trace = w.trace
 	stores, cleanup, err := newStores(opt)
 	if err != nil {

@@ -6,6 +6,9 @@
 //
 // It exists for the documentation's figures (tools/simulate's coverage
 // curves) and tests: no anti-aliasing, no log scales, no fonts to load.
+// WriteSVG draws the same chart as vector graphics (text in the reader's
+// sans-serif font). For a log axis, plot log10 of the data and set
+// Axis.Exp10, so the ticks read 0.1, 1, 10.
 //
 // # Usage
 //

@@ -51,6 +51,9 @@ type Axis struct {
 	// Min and Max fix the axis range when Min < Max. Otherwise the range
 	// covers the data and is widened to whole tick steps.
 	Min, Max float64
+	// Exp10 labels a tick at v with the value of 10^v (for data already
+	// on a log10 scale): ticks at -1, 0, 2 read "0.1", "1", "100".
+	Exp10 bool
 }
 
 // Series is one line.
@@ -333,15 +336,17 @@ type span struct {
 	fixed  bool
 	// decimals is how many decimals tick labels get (set by ticks).
 	decimals int
+	// exp10: labels show 10^v (Axis.Exp10).
+	exp10 bool
 }
 
 // axisRange returns the range of an axis over the values vs.
 func axisRange(a Axis, vs []float64) *span {
 	if a.Min < a.Max && finite(a.Min) && finite(a.Max) {
-		return &span{lo: a.Min, hi: a.Max, fixed: true}
+		return &span{lo: a.Min, hi: a.Max, fixed: true, exp10: a.Exp10}
 	}
 	if len(vs) == 0 {
-		return &span{lo: 0, hi: 1}
+		return &span{lo: 0, hi: 1, exp10: a.Exp10}
 	}
 	lo, hi := vs[0], vs[0]
 	for _, v := range vs[1:] {
@@ -351,7 +356,7 @@ func axisRange(a Axis, vs []float64) *span {
 		d := math.Max(math.Abs(lo)/2, 1)
 		lo, hi = lo-d, hi+d
 	}
-	return &span{lo: lo, hi: hi}
+	return &span{lo: lo, hi: hi, exp10: a.Exp10}
 }
 
 // ticks returns the tick values: the multiples of the smallest nice step
@@ -405,6 +410,13 @@ func (s *span) step(n int) float64 {
 
 // format renders a tick value with the axis's decimals.
 func (s *span) format(v float64) string {
+	if s.exp10 {
+		x := math.Pow(10, v)
+		if x >= 1 && x < 1e15 {
+			return strconv.FormatFloat(math.Round(x), 'f', -1, 64)
+		}
+		return strconv.FormatFloat(x, 'g', 4, 64)
+	}
 	return strconv.FormatFloat(v, 'f', s.decimals, 64)
 }
 

@@ -25,7 +25,8 @@ type Options struct {
 	// timeout before it is given up for this node's run (default 4).
 	MaxRetries int
 	// MessagesPerRound is how many reconcile messages (datagrams) a round
-	// trip carries each way (default 4).
+	// trip carries each way (default 16: an empty joiner among 10 holders
+	// learned 30,000 ids in 58 round trips, against 256 with 4).
 	MessagesPerRound int
 	// MaxRounds bounds the round trips of one scope of a session (default
 	// 512: a large difference takes about one round trip per
@@ -66,7 +67,7 @@ func (o Options) resolve() Options {
 	def(&o.IDsPerRequest, 24)
 	def(&o.MaxWindow, 32)
 	def(&o.MaxRetries, 4)
-	def(&o.MessagesPerRound, 4)
+	def(&o.MessagesPerRound, 16)
 	def(&o.MaxRounds, 512)
 	def(&o.MaxIdleRounds, 16)
 	def(&o.UploadRate, 4<<20)

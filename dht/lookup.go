@@ -406,7 +406,27 @@ func (l *Lookup) Distrusted() []ID {
 // OnNodes records that from answered with contacts at now. Only the first K
 // contacts of an answer are used, and answers from nodes that were not asked
 // are ignored; it reports whether the answer was used.
+//
+// An answer that lists its own sender is refused: an honest node never
+// does (its routing table does not hold itself), while a node answering
+// every query with itself would otherwise count as one of the closest
+// nodes that answered, taking the place of an honest one in the result
+// (and of a replica in a store). The sender counts as failed and
+// distrusted ([Lookup.Distrusted]); its introducers are not held
+// responsible (it exists and answers).
 func (l *Lookup) OnNodes(from ID, contacts []Contact, now time.Time) bool {
+	if slices.ContainsFunc(contacts, func(n Contact) bool { return n.ID == from }) {
+		c := l.byID[from]
+		if c == nil || c.attempts == 0 || c.state == responded || l.status != Running {
+			return false
+		}
+		if c.state == inFlight {
+			l.inFlight--
+		}
+		c.state, c.distrusted = failed, true
+		l.update(now)
+		return false
+	}
 	c := l.answer(from)
 	if c == nil {
 		return false

@@ -100,14 +100,18 @@ func TestLookupTermination(t *testing.T) {
 		adv       adversary
 		loss      float64
 		wantExact bool // result must be the true K closest
+		// refused: the adversaries' answers list themselves and are
+		// refused, so the true K closest are the honest ones, and a lookup
+		// among adversaries only may end with no result.
+		refused bool
 	}{
 		{name: "honest", nodes: 150, wantExact: true},
 		{name: "honest with loss", nodes: 150, loss: 0.1},
-		{name: "30% answer with themselves", nodes: 150, share: 0.3, adv: itself, wantExact: true},
+		{name: "30% answer with themselves", nodes: 150, share: 0.3, adv: itself, wantExact: true, refused: true},
 		{name: "30% answer with far nonexistent nodes", nodes: 150, share: 0.3, adv: far, wantExact: true},
 		{name: "30% answer with far real nodes", nodes: 150, share: 0.3, adv: realFar, wantExact: true},
 		{name: "30% answer with nonexistent nodes next to the target", nodes: 150, share: 0.3, adv: fakeClose, wantExact: true},
-		{name: "all but one answer with themselves", nodes: 60, share: 0.98, adv: itself},
+		{name: "all but one answer with themselves", nodes: 60, share: 0.98, adv: itself, refused: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +132,7 @@ func TestLookupTermination(t *testing.T) {
 				origin := honest[n.rng.IntN(len(honest))]
 				target := randID(n.rng)
 				l := n.lookup(origin, target, false)
-				if !l.Done() || l.Status() == TimedOut || len(l.Result()) == 0 {
+				if !l.Done() || l.Status() == TimedOut || (len(l.Result()) == 0 && !tc.refused) {
 					t.Fatalf("lookup ended %v with %d results", l.Status(), len(l.Result()))
 				}
 				queries += l.Queries()
@@ -144,7 +148,18 @@ func TestLookupTermination(t *testing.T) {
 					continue
 				}
 				others := slices.DeleteFunc(slices.Clone(n.ids), func(id ID) bool { return id == origin })
-				if got, want := idsOf(l.Result()), naiveClosest(others, target, k); !slices.Equal(got, want) {
+				want := naiveClosest(others, target, k)
+				if tc.refused {
+					// Answers hold K contacts, so a lookup sees the honest
+					// nodes among the K closest (and sometimes a few more).
+					want = slices.DeleteFunc(want, func(id ID) bool { return n.override[id] != nil })
+					got := idsOf(l.Result())
+					if len(got) < len(want) || !slices.Equal(got[:len(want)], want) || slices.ContainsFunc(got, func(id ID) bool { return n.override[id] != nil }) {
+						t.Fatalf("%v: result\n%v\nwant first\n%v", l.Status(), got, want)
+					}
+					continue
+				}
+				if got := idsOf(l.Result()); !slices.Equal(got, want) {
 					t.Fatalf("%v: result\n%v\nwant\n%v", l.Status(), got, want)
 				}
 				if l.Status() != Converged {
@@ -407,5 +422,45 @@ func TestLookupRevivesCloseDropped(t *testing.T) {
 	l.OnNodes(near.ID, nil, t0)
 	if l.Next(t0); l.Status() != Converged || l.Result()[0].ID != near.ID {
 		t.Fatalf("status %v, result %v", l.Status(), idsOf(l.Result()))
+	}
+}
+
+// TestLookupRefusesSelfListingAnswers: an answer listing its own sender
+// (what a node answering every query with itself sends; an honest node's
+// table never holds itself) is not used: the sender is neither in the
+// result nor asked again, it is distrusted, and the honest node behind it
+// takes its place among the K closest.
+func TestLookupRefusesSelfListingAnswers(t *testing.T) {
+	self, target := idFrom(0xff), idFrom(0x00)
+	liar, a, b := contactOf(idFrom(0x01)), contactOf(idFrom(0x02)), contactOf(idFrom(0x04))
+	l := NewLookup(self, target, []Contact{liar, a, b}, LookupConfig{K: 2}, t0)
+	askedLiar := false
+	for !l.Done() {
+		q := l.Next(t0)
+		if len(q) == 0 && !l.Done() {
+			t.Fatal("lookup stuck")
+		}
+		for _, c := range q {
+			if c.ID == liar.ID {
+				if askedLiar {
+					t.Fatal("the liar was asked again")
+				}
+				askedLiar = true
+				if l.OnNodes(liar.ID, []Contact{liar}, t0) {
+					t.Fatal("a self-listing answer was used")
+				}
+				continue
+			}
+			l.OnNodes(c.ID, nil, t0)
+		}
+	}
+	if !askedLiar {
+		t.Fatal("the closest seed was never asked")
+	}
+	if got := idsOf(l.Result()); !slices.Equal(got, []ID{a.ID, b.ID}) {
+		t.Fatalf("result %v, want the two honest nodes", got)
+	}
+	if got := l.Distrusted(); !slices.Equal(got, []ID{liar.ID}) {
+		t.Fatalf("distrusted %v, want the liar", got)
 	}
 }

@@ -27,6 +27,8 @@ const (
 	TypeValue       MsgType = 5
 	TypeStoreResult MsgType = 6
 	TypeError       MsgType = 7
+	TypeIntroduce   MsgType = 8
+	TypePuncture    MsgType = 9
 )
 
 // Message is a DHT payload.
@@ -69,6 +71,29 @@ type StoreResult struct {
 
 // Error refuses a FindNode or FindValue (for example RateLimited).
 type Error struct{ Code Reason }
+
+// Introduce asks a node that has Target in its routing table to tell
+// Target to send a packet to the asker (IPv8's DHT discovery: a node
+// behind a NAT is reached through one that it keeps in touch with). The
+// answer is Nodes without token: Target's contact when the request was
+// relayed to it (as a Puncture), none when the node does not know Target,
+// or Error{RateLimited}.
+type Introduce struct{ Target ID }
+
+// Puncture asks Target to send a packet to To (the source address of an
+// Introduce the relaying node received), which opens Target's NAT towards
+// To. The answer is an empty Nodes, or Error (Malformed: not addressed to
+// this node; RateLimited). Its body is a contact: Target's id and To.
+type Puncture struct {
+	Target ID
+	To     netip.AddrPort
+}
+
+// Type implements Message.
+func (Introduce) Type() MsgType { return TypeIntroduce }
+
+// Type implements Message.
+func (Puncture) Type() MsgType { return TypePuncture }
 
 // Type implements Message.
 func (FindNode) Type() MsgType { return TypeFindNode }
@@ -301,6 +326,18 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 func (m FindNode) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Target[:]...), nil }
 
 // AppendBinary implements Message.
+func (m Introduce) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Target[:]...), nil }
+
+// AppendBinary implements Message.
+func (m Puncture) AppendBinary(b []byte) ([]byte, error) {
+	w := conversion.NewWriter(b)
+	if err := appendContact(&w, Contact{ID: m.Target, Addr: m.To}); err != nil {
+		return b, err
+	}
+	return w.Finish()
+}
+
+// AppendBinary implements Message.
 func (m FindValue) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Key[:]...), nil }
 
 // AppendBinary implements Message.
@@ -391,6 +428,13 @@ func decodeBody(t MsgType, r *conversion.Reader) Message {
 		r.Fixed(m.Key[:])
 		m.Code = readCode(r)
 		return m
+	case TypeIntroduce:
+		var m Introduce
+		r.Fixed(m.Target[:])
+		return m
+	case TypePuncture:
+		c := readContact(r)
+		return Puncture{Target: c.ID, To: c.Addr}
 	case TypeError:
 		m := Error{Code: readCode(r)}
 		if r.Err() == nil && !m.Code.Refused() {

@@ -66,6 +66,9 @@ func goldenMessages(t testing.TB) []goldenMessage {
 		{"store-result-accepted", StoreResult{Key: owned.Key(), Code: Accepted}},
 		{"store-result-superseded", StoreResult{Key: owned.Key(), Code: Superseded}},
 		{"error-rate-limited", Error{Code: RateLimited}},
+		{"introduce", Introduce{Target: ContentKey([]byte("target"))}},
+		{"puncture-ipv4", Puncture{Target: c4.ID, To: netip.MustParseAddrPort("198.51.100.9:7759")}},
+		{"puncture-ipv6", Puncture{Target: c6.ID, To: netip.MustParseAddrPort("[2001:db8::2]:7000")}},
 	}
 }
 

@@ -187,8 +187,10 @@ func (d *DHT) Put(ctx context.Context, value []byte) (dht.ID, error) {
 	return rec.Key(), err
 }
 
-// FindPeer returns a reachable address of member: it answered our query,
-// after a walker probe that punctured its NAT where there is one.
+// FindPeer returns a reachable address of member: it answered our query.
+// A member behind a NAT that never heard from us is asked, through the
+// nodes that know it, to puncture towards us first (FindPeerAsync):
+// ErrNotFound when nobody knows it, ErrTimeout when it never answered.
 func (d *DHT) FindPeer(ctx context.Context, member keys.MemberID) (netip.AddrPort, error) {
 	return run(ctx, d, func(done func(netip.AddrPort, error)) { d.FindPeerAsync(member, done) })
 }

@@ -147,3 +147,112 @@ func TestWrongValueDemotesTheAnswerer(t *testing.T) {
 	}
 	t.Logf("%d of 10 nodes blacklisted the liar", caught)
 }
+
+// burst sends every request of reqs at once from the evil peer p to addr
+// (after one walker probe) and returns the answers, in order.
+func (s *simNet) burst(p *dt.SimPeer, e *evil, to netip.AddrPort, reqs []dht.Message) []dht.Message {
+	s.t.Helper()
+	cid := node.DefaultMaster.CommunityID()
+	if err := s.sim.Do(p, func(en *dispersy.Engine) error { en.Community(cid).Probe(to); return nil }); err != nil {
+		s.t.Fatal(err)
+	}
+	s.run(time.Second)
+	got := make([]dht.Message, len(reqs))
+	left := len(reqs)
+	if err := s.sim.Do(p, func(en *dispersy.Engine) error {
+		for i, req := range reqs {
+			if _, err := e.rpc.Call(en.Community(cid), to, node.Packet{M: req}, 2*time.Second, func(resp node.Packet, _ peer.Peer, err error) {
+				got[i] = resp.M
+				left--
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+	if ok, err := s.sim.RunUntil(func() bool { return left == 0 }, 10*time.Millisecond, 10*time.Second); err != nil || !ok {
+		s.t.Fatalf("%d of %d requests unanswered: %v", left, len(reqs), err)
+	}
+	return got
+}
+
+// TestPunctureRelaysAreLimited: a node relays an Introduce for a contact it
+// knows (answering with the contact) and not for one it does not know; a
+// requester asking too often is refused (RateLimited) and nothing more is
+// relayed; a Puncture not addressed to the node is refused (Malformed), and
+// one relaying node gets at most 5 punctures per 10 s.
+func TestPunctureRelaysAreLimited(t *testing.T) {
+	s := newSimNet(t, 12, 0)
+	e := newEvil(nil)
+	p := s.addEvil(e)
+	s.run(30 * time.Second)
+	relayer := s.sim.Peers[4]
+	var known dht.Contact
+	_ = s.sim.Do(relayer, func(*dispersy.Engine) error {
+		for _, c := range s.dhts[4].Server().Table.Closest(dht.ID{}, 20) {
+			if c.Addr != p.Addr {
+				known = c
+				break
+			}
+		}
+		return nil
+	})
+	if !known.Addr.IsValid() {
+		t.Fatal("the relayer knows nobody")
+	}
+	if m, ok := s.call(p, e, relayer.Addr, dht.Introduce{Target: dht.ContentKey([]byte("nobody"))}).(dht.Nodes); !ok || len(m.Contacts) != 0 {
+		t.Fatalf("introduce of an unknown member answered %+v", m)
+	}
+	var reqs []dht.Message
+	for range 8 {
+		reqs = append(reqs, dht.Introduce{Target: known.ID})
+	}
+	got := s.burst(p, e, relayer.Addr, reqs)
+	relayed, limited := 0, 0
+	for _, m := range got {
+		switch m := m.(type) {
+		case dht.Nodes:
+			if len(m.Contacts) != 1 || m.Contacts[0] != known {
+				t.Fatalf("introduce answered %+v, want the contact %v", m, known)
+			}
+			relayed++
+		case dht.Error:
+			if m.Code != dht.RateLimited {
+				t.Fatalf("introduce refused with %v", m.Code)
+			}
+			limited++
+		default:
+			t.Fatalf("introduce answered %T", m)
+		}
+	}
+	st, _, _ := s.stats(4)
+	// 5 per 10 s, one spent on the unknown member, refilled one per 2 s
+	// over the probe's second.
+	if relayed < 4 || relayed > 5 || relayed+limited != 8 || st.Relayed != uint64(relayed) || st.RelaysRefused != uint64(limited) {
+		t.Fatalf("relayed %d, limited %d of 8 (stats %d relayed, %d refused); want 4 or 5 relayed", relayed, limited, st.Relayed, st.RelaysRefused)
+	}
+
+	target := s.sim.Peers[7]
+	self := dht.NodeIDOf(target.Key.Public())
+	if m, ok := s.call(p, e, target.Addr, dht.Puncture{Target: dht.ContentKey([]byte("someone else")), To: s.sim.Peers[2].Addr}).(dht.Error); !ok || m.Code != dht.Malformed {
+		t.Fatalf("a puncture for another node answered %+v", m)
+	}
+	reqs = nil
+	for range 7 {
+		reqs = append(reqs, dht.Puncture{Target: self, To: s.sim.Peers[2].Addr})
+	}
+	got = s.burst(p, e, target.Addr, reqs)
+	obeyed := 0
+	for _, m := range got {
+		if n, ok := m.(dht.Nodes); ok && len(n.Contacts) == 0 {
+			obeyed++
+		} else if m, ok := m.(dht.Error); !ok || m.Code != dht.RateLimited {
+			t.Fatalf("puncture answered %+v", m)
+		}
+	}
+	if st, _, _ := s.stats(7); obeyed != 5 || st.Punctures != 5 {
+		t.Fatalf("%d of 7 punctures obeyed (stats %d), want 5", obeyed, st.Punctures)
+	}
+}

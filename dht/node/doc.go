@@ -21,6 +21,11 @@
 // from schema 3, or MemKV), restored by Start: a restarted node serves what
 // it held before its first lookup completes.
 //
+// FindPeer. A member that does not answer the lookup's query (a NAT that
+// never heard from us) is asked, through the nodes whose answers named it,
+// to puncture towards us (Introduce, relayed as a Puncture; puncture.go),
+// then queried directly.
+//
 // API. Join runs the DHT on a dispersy.Node; Get, Set, Update, Delete,
 // Put, PutOwned, GetOwned and FindPeer then work from any goroutine, with
 // contexts and errors that say what happened (ErrNotFound, ErrRefused with

@@ -115,6 +115,11 @@ type Stats struct {
 	// SentBytes is the payload bytes of requests sent by lookups and
 	// stores (dispersy headers and signatures not included).
 	SentBytes uint64
+	// FindPeer's puncture: Introductions counts the Introduce requests
+	// sent, Punctured the targets reached after one; Relayed counts the
+	// Introduce requests relayed to a target, Punctures the Punctures
+	// obeyed, RelaysRefused both refused (rate limit, wrong target).
+	Introductions, Punctured, Relayed, Punctures, RelaysRefused uint64
 }
 
 // DHT is a Kademlia DHT node as a dispersy community (an Overlay): the
@@ -140,16 +145,24 @@ type DHT struct {
 	// was sent.
 	unreached map[netip.AddrPort]time.Time
 	waiting   []waiter
-	pumping   bool
-	selfDone  bool
-	stats     Stats
-	err       error
+	// punctures are the FindPeers waiting for their target's puncture;
+	// relayLimit bounds the Introduce requests relayed per requester,
+	// punctLimit the Punctures obeyed per relaying node.
+	punctures  []punctWait
+	relayLimit *dht.RateLimiter
+	punctLimit *dht.RateLimiter
+	noPuncture bool // tests: FindPeer without the puncture step
+	pumping    bool
+	selfDone   bool
+	stats      Stats
+	err        error
 }
 
 // New returns a DHT overlay; join it with [Join] (blocking API) or
 // Engine.Join followed by [DHT.Start] (simulations).
 func New(cfg Config) *DHT {
-	d := &DHT{cfg: cfg.withDefaults(), black: map[keys.MemberID]bool{}, probed: map[netip.AddrPort]time.Time{}, unreached: map[netip.AddrPort]time.Time{}}
+	d := &DHT{cfg: cfg.withDefaults(), black: map[keys.MemberID]bool{}, probed: map[netip.AddrPort]time.Time{}, unreached: map[netip.AddrPort]time.Time{},
+		relayLimit: dht.NewRateLimiter(relayBurst, relayWindow, 0), punctLimit: dht.NewRateLimiter(relayBurst, relayWindow, 0)}
 	var err error
 	d.rpc, err = peer.NewRPC[Packet, *Packet, Packet, *Packet](requestID, responseID, "dht", d.serve)
 	if err != nil {
@@ -233,6 +246,12 @@ func (d *DHT) serve(_ *dispersy.Context, from peer.Peer, req Packet) (Packet, bo
 	if d.black[from.ID()] {
 		d.stats.Ignored++
 		return Packet{}, false
+	}
+	switch m := req.M.(type) {
+	case dht.Introduce:
+		return d.introduce(from, m), true
+	case dht.Puncture:
+		return d.puncture(from, m), true
 	}
 	now := d.now()
 	c := dht.Contact{ID: dht.NodeID(from.ID()), Addr: from.Addr}
@@ -423,7 +442,8 @@ func (d *DHT) pump() {
 	for _, o := range append([]*op(nil), d.ops...) {
 		d.advance(o)
 	}
-	if len(d.waiting) > 0 || len(d.ops) > 0 {
+	d.pumpPunctures(now)
+	if len(d.waiting) > 0 || len(d.ops) > 0 || len(d.punctures) > 0 {
 		d.armPump()
 	}
 }

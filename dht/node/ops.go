@@ -56,25 +56,34 @@ type op struct {
 	target    dht.ID
 	l         *dht.Lookup
 	findValue bool
-	tokens    map[dht.ID]dht.Token
-	start     time.Time
-	finished  bool
-	done      func(o *op)
+	// peer: a FindPeer's lookup, which notes the nodes that returned the
+	// target (via) and the addresses they gave (at).
+	peer     bool
+	via      []dht.Contact
+	at       []netip.AddrPort
+	tokens   map[dht.ID]dht.Token
+	start    time.Time
+	finished bool
+	done     func(o *op)
 }
 
 func (d *DHT) newLookup(target dht.ID, findValue bool, done func(o *op)) error {
 	if len(d.ops)+len(d.held) >= maxPendingLookups {
 		return ErrBusy
 	}
-	o := &op{target: target, findValue: findValue, tokens: map[dht.ID]dht.Token{}, start: d.now(), done: done}
+	d.start(&op{target: target, findValue: findValue, tokens: map[dht.ID]dht.Token{}, start: d.now(), done: done})
+	return nil
+}
+
+// start launches o, or holds it until the node has contacts.
+func (d *DHT) start(o *op) {
 	if d.srv.Table.Len() == 0 {
 		// Not joined yet: the lookup waits for the first contacts (the
 		// bootstrap task starts it), at most joinWait.
 		d.held = append(d.held, o)
-		return nil
+		return
 	}
 	d.launch(o)
-	return nil
 }
 
 // joinWait bounds how long a lookup started before the node has contacts
@@ -161,6 +170,10 @@ func (d *DHT) queryFor(o *op, c dht.Contact) {
 			for _, x := range m.Contacts {
 				if !d.black[keys.MemberID(x.ID)] {
 					cs = append(cs, x)
+				}
+				if o.peer && x.ID == target && len(o.via) < 4*punctureVia {
+					o.via = append(o.via, c)
+					o.at = append(o.at, x.Addr)
 				}
 			}
 			o.l.OnNodes(c.ID, cs, now)
@@ -330,24 +343,4 @@ func (d *DHT) replicate(key dht.ID, rec *dht.Record, done func(int, error)) {
 	}); err != nil {
 		done(0, err)
 	}
-}
-
-// FindPeerAsync looks up member and returns the address it answered from
-// (so it is reachable: it answered a query, after a walker probe that
-// punctured the way when it is behind a NAT). On the engine's goroutine.
-func (d *DHT) FindPeerAsync(member keys.MemberID, done func(netip.AddrPort, error)) {
-	target := dht.NodeID(member)
-	d.Lookup(target, func(res []dht.Contact, _ Info, err error) {
-		for _, c := range res {
-			if c.ID == target {
-				d.c.Probe(c.Addr) // keep the way open (a puncture when the probe limit allows)
-				done(c.Addr, nil)
-				return
-			}
-		}
-		if err == nil {
-			err = ErrNotFound
-		}
-		done(netip.AddrPort{}, err)
-	})
 }

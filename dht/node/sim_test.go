@@ -24,7 +24,12 @@ type simNet struct {
 
 func newSimNet(t *testing.T, n int, loss float64) *simNet {
 	t.Helper()
-	sc := dt.DefaultSimConfig(7)
+	return newSimNetSeed(t, 7, n, loss)
+}
+
+func newSimNetSeed(t *testing.T, seed uint64, n int, loss float64) *simNet {
+	t.Helper()
+	sc := dt.DefaultSimConfig(seed)
 	sc.Network.Loss = loss
 	sim, err := dt.NewSim(sc)
 	if err != nil {

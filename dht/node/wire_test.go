@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 
 	"github.com/dispersy-go/dispersy/dht"
@@ -39,7 +40,8 @@ func TestPacketPadding(t *testing.T) {
 // FuzzPacket: decoding never panics, and what decodes re-encodes to the
 // same bytes.
 func FuzzPacket(f *testing.F) {
-	for _, m := range []dht.Message{dht.FindNode{}, dht.FindValue{Key: dht.ID{9}}, dht.Error{Code: dht.BadToken}, dht.Nodes{}} {
+	for _, m := range []dht.Message{dht.FindNode{}, dht.FindValue{Key: dht.ID{9}}, dht.Error{Code: dht.BadToken}, dht.Nodes{},
+		dht.Introduce{Target: dht.ID{7}}, dht.Puncture{Target: dht.ID{8}, To: netip.MustParseAddrPort("10.0.0.9:7759")}} {
 		b, _ := Packet{M: m}.AppendBinary(nil)
 		f.Add(b)
 	}

@@ -151,6 +151,7 @@ type state struct {
 	rtt      time.Duration
 	tr       transfer
 	budgets  map[netip.AddrPort]*bucket
+	deferred map[netip.AddrPort][]Reconcile // from unproven peers, served once proven
 }
 
 // Define implements dispersy.Extension.
@@ -180,7 +181,7 @@ func (x *ext) state(c *dispersy.Community) *state {
 		return st
 	}
 	st := &state{x: x, c: c, backoff: map[netip.AddrPort]time.Time{}, checked: map[netip.AddrPort]time.Time{},
-		budgets: map[netip.AddrPort]*bucket{}, nextSess: uint16(x.e.Rand().Uint32())}
+		budgets: map[netip.AddrPort]*bucket{}, deferred: map[netip.AddrPort][]Reconcile{}, nextSess: uint16(x.e.Rand().Uint32())}
 	st.tr.init()
 	byPrio := map[uint8]*scope{}
 	types := c.Types()
@@ -269,6 +270,9 @@ func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
 	st := x.state(c)
 	if len(st.scopes) == 0 {
 		return
+	}
+	if st.deferred[addr] != nil && x.e.Proven(addr) {
+		st.serveDeferred(addr)
 	}
 	st.walked(addr)
 }

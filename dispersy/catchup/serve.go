@@ -15,10 +15,19 @@ import (
 // (stateless: reconcile.Reconciler.RespondBatch on a fresh responder).
 func (st *state) serveReconcile(from netip.AddrPort, p Reconcile) {
 	if !st.x.e.Proven(from) {
-		// Answered within the anti-amplification credit; the probe proves
-		// the peer for the transfer that may follow.
+		// The reply would mostly not fit the anti-amplification credit
+		// (our introduction response to the same peer has used it): keep
+		// the message, probe, and answer it when the probe's response
+		// proves the peer (Walked), instead of letting the peer wait a
+		// whole retry timeout (TestFirstRoundWithUnprovenHolder).
 		st.x.stats.Unproven++
 		st.c.Probe(from)
+		if len(st.deferred) >= maxDeferred {
+			clear(st.deferred)
+		}
+		q := append(st.deferred[from], p)
+		st.deferred[from] = q[max(0, len(q)-maxDeferredPerPeer):]
+		return
 	}
 	if p.Scope == 0 {
 		st.serveWholeCheck(from, p)
@@ -75,6 +84,24 @@ func (b *bucket) take(now time.Time, rate, n int) bool {
 	}
 	b.tokens -= float64(n)
 	return true
+}
+
+// maxDeferred bounds the unproven peers whose reconcile message waits for
+// their proof.
+const maxDeferred = 64
+
+// maxDeferredPerPeer bounds the messages kept per unproven peer: a round's
+// parts (MessagesPerRound, 16 by default), the newest kept.
+const maxDeferredPerPeer = 32
+
+// serveDeferred answers the reconcile messages an unproven peer sent
+// before its walk response proved it.
+func (st *state) serveDeferred(addr netip.AddrPort) {
+	ps := st.deferred[addr]
+	delete(st.deferred, addr)
+	for _, p := range ps {
+		st.serveReconcile(addr, p)
+	}
 }
 
 // maxBuckets bounds the upload budgets kept (only proven peers get one).

@@ -228,6 +228,38 @@ func TestLossfulRoundsKeepTheirReplies(t *testing.T) {
 	}
 }
 
+// TestFirstRoundWithUnprovenHolder: the joiner's first walk exchange proves
+// the holder to the joiner, but not the joiner to the holder, and the
+// holder's introduction response has used the joiner's amplification
+// credit, so the reply to the joiner's first reconcile message was dropped
+// and the joiner waited a whole retry timeout (1 s without a round-trip
+// sample). The holder keeps the message, probes, and answers it when the
+// probe's response proves the joiner: the first round completes without a
+// timeout.
+func TestFirstRoundWithUnprovenHolder(t *testing.T) {
+	w := newWorld(t, worldOpts{seed: 1, holders: 10, msgs: 3000, catchup: true, liar: -1})
+	p, err := w.sim.AddPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := w.sim.RunUntil(func() bool { return w.stats(p).Rounds > 0 }, 10*time.Millisecond, 5*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("no reconcile round completed: %v %+v", err, w.stats(p))
+	}
+	if s := w.stats(p); s.Timeouts != 0 {
+		t.Fatalf("the first round timed out before it completed: %+v", s)
+	}
+	var served uint64
+	for _, h := range w.sim.Peers {
+		if h != p {
+			served += w.stats(h).Unproven
+		}
+	}
+	if served == 0 {
+		t.Fatal("no holder saw the joiner unproven: the test does not reach the case")
+	}
+}
+
 // TestRestartAfterMissingLargePart: a peer caught up, went offline while
 // 3,000 more messages were made, and gets them after its restart from the
 // index built at load.

@@ -416,6 +416,7 @@ func (d *runner) start(ctx context.Context) error {
 		cfg.Engine.LocalAddr = ue.LocalAddr()
 		cfg.Engine.Bootstrap = tracker
 		cfg.Engine.Rand = rand.New(rand.NewPCG(o.seed, uint64(i)+1))
+		withCatchup(&cfg.Engine, o)
 		node, err := dispersy.NewNode(cfg, p.key, st, p.ep)
 		if err != nil {
 			ue.Close()

@@ -51,6 +51,7 @@ type options struct {
 	cpuprofile string        // write a CPU profile of the whole run here
 	idle       time.Duration // after convergence, measure the idle CPU over this long
 	http       string        // -http: serve peer 0's status page there
+	catchup    bool          // -catchup: reconcile at every walk exchange (default true)
 
 	blackout bool // tests only: once ready, every datagram is lost
 }
@@ -88,6 +89,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	flags.BoolVar(&o.json, "json", false, "")
 	flags.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	flags.DurationVar(&o.idle, "idle", 0, "")
+	flags.BoolVar(&o.catchup, "catchup", true, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			help(stdout)
@@ -166,6 +168,7 @@ Flags:
   -idle D       after convergence, measure the process's CPU over D while
                 the peers idle (idle_cpu_cores; default 0: not measured)
   -cpuprofile FILE  write a CPU profile of the whole run to FILE
+  -catchup      reconcile with each walked-to peer (default true; -catchup=false: bloom sync only)
   -h            print this help
 
 Exit status: 0 converged, 1 not converged or a local failure (port in use,

@@ -88,9 +88,6 @@ func (t *transfer) arrived(st *state, id reconcile.ID) {
 		return
 	}
 	st.x.stats.IDsReceived++
-	if r.left == len(r.wants) && !slices.ContainsFunc(r.wants, func(w *want) bool { return w.tries > 0 }) {
-		st.sample(st.now().Sub(r.sent)) // the answer's first packet, on a first try
-	}
 	if r.left--; r.left > 0 {
 		// The answer's packets leave the holder back to back: once one
 		// arrived, the rest are lost if none follows within about a round

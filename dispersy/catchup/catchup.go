@@ -148,7 +148,10 @@ type state struct {
 	nextSess uint16
 	backoff  map[netip.AddrPort]time.Time
 	checked  map[netip.AddrPort]time.Time
-	rtt      time.Duration
+	rtt      time.Duration // smoothed round trip (RFC 6298), first tries only
+	rttvar   time.Duration // its mean deviation
+	slow     uint8         // timeouts since the last sample: each doubles rto
+	slowAt   time.Time     // when rto last doubled
 	tr       transfer
 	budgets  map[netip.AddrPort]*bucket
 	deferred map[netip.AddrPort][]Reconcile // from unproven peers, served once proven

@@ -50,12 +50,38 @@ func (st *state) rcfg() reconcile.Config {
 		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds}
 }
 
-// rto is the timeout of a round or a request: a few round trips.
+// rto is the timeout of a round or a request (RFC 6298): the smoothed
+// round trip plus four deviations, at least four round trips and 100 ms,
+// doubled per timeout since the last fresh sample, at most 5 s. Without the
+// doubling a path that slows down (a receive queue filling) never yields a
+// sample again: every round and request expires and is asked again.
 func (st *state) rto() time.Duration {
-	if st.rtt == 0 {
-		return time.Second
+	d := time.Second
+	if st.rtt > 0 {
+		d = max(4*st.rtt, st.rtt+4*st.rttvar, 100*time.Millisecond)
 	}
-	return min(max(4*st.rtt, 100*time.Millisecond), 5*time.Second)
+	return min(d<<st.slow, 5*time.Second)
+}
+
+// sample feeds a round trip measured on a first try (Karn's rule).
+func (st *state) sample(d time.Duration) {
+	if st.rtt == 0 {
+		st.rtt, st.rttvar = d, d/2
+	} else {
+		st.rttvar = (3*st.rttvar + (st.rtt - d).Abs()) / 4
+		st.rtt = (7*st.rtt + d) / 8
+	}
+	st.slow = 0
+}
+
+// timedOut doubles rto after a timeout of something sent at sent, once per
+// backoff: what was sent before the last doubling does not double it again.
+func (st *state) timedOut(sent time.Time) {
+	if sent.Before(st.slowAt) || st.rto() >= 5*time.Second {
+		return
+	}
+	st.slow++
+	st.slowAt = st.now()
 }
 
 func (st *state) now() time.Time { return st.x.e.Now() }
@@ -261,12 +287,7 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		}
 	}
 	if s.tries == 1 {
-		sample := st.now().Sub(s.sentAt)
-		if st.rtt == 0 {
-			st.rtt = sample
-		} else {
-			st.rtt = (7*st.rtt + sample) / 8
-		}
+		st.sample(st.now().Sub(s.sentAt))
 	}
 	st.x.stats.Rounds++
 	if s.sent[0].k == wholeScope {
@@ -363,6 +384,9 @@ func (st *state) endSession(s *session, ok bool) {
 // sessionTimeout resends the round, or gives the peer up.
 func (st *state) sessionTimeout(s *session) {
 	st.x.stats.Timeouts++
+	if s.tries > 1 {
+		st.timedOut(s.sentAt) // lost twice in a row: slow, not one lost datagram
+	}
 	if s.tries >= maxSessionTries {
 		st.backoff[s.peer] = st.now().Add(st.x.o.Backoff)
 		st.endSession(s, false)

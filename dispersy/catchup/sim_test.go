@@ -75,6 +75,7 @@ type worldOpts struct {
 	msgs     int
 	loss     float64
 	reorder  float64
+	jitter   time.Duration // added to the default link's jitter
 	catchup  bool
 	liar     int // index of a lying holder, or -1
 	plain    int // index of a peer without catch-up (bloom sync only), or 0
@@ -97,6 +98,7 @@ func newWorldWith(t testing.TB, o worldOpts, tune func(*Options)) *world {
 	if o.reorder > 0 {
 		cfg.Network.Reorder, cfg.Network.ReorderDelay = o.reorder, 50*time.Millisecond
 	}
+	cfg.Network.Jitter += o.jitter
 	st := &stores{m: map[int]*dt.MemStore{}}
 	cfg.Stores = st
 	if o.catchup {
@@ -215,11 +217,11 @@ func TestJoinBehindLargeHistory(t *testing.T) {
 // messages with up to 16 replies each almost never arrives whole; a retry
 // that resent the whole round and dropped what had arrived made sessions
 // time out until their peers were backed off (a 10-holder join of 30,000
-// held 5,698 after 120 s; this join of 4,000 took 8.8 s of virtual time).
+// held 5,698 after 120 s; this join of 4,000 took 10.9 s of virtual time).
 // A retry keeps the replies and resends only the messages whose replies are
-// incomplete (4.2 s; the simulation is deterministic).
+// incomplete (6.5 s; the simulation is deterministic).
 func TestLossfulRoundsKeepTheirReplies(t *testing.T) {
-	const msgs, limit = 4000, 6 * time.Second
+	const msgs, limit = 4000, 8 * time.Second
 	w := newWorld(t, worldOpts{seed: 1, holders: 10, msgs: msgs, catchup: true, liar: -1, loss: 0.05})
 	p, took := w.join(limit)
 	t.Logf("%d messages in %v; %+v", w.count(p), took, w.stats(p))
@@ -409,6 +411,64 @@ func TestLossAndReorderDuringTransfer(t *testing.T) {
 	}
 	if served < 2 {
 		t.Fatalf("%d holders served the joiner, want the transfer spread over several", served)
+	}
+}
+
+// TestSlowAnswerNotAskedAgain: when an answer's packets trickle in (here
+// link jitter of 200 ms; on a real node, a receive queue that holds them
+// while it verifies a backlog), a request stays alive while its packets keep
+// arriving, so its ids are not asked of another holder as well (which makes
+// duplicates): nearly every id asked for arrives in answer to its request.
+// Before, the request expired a fixed time after its first packet, and the
+// tail of a slow answer was asked for again (issue #17).
+func TestSlowAnswerNotAskedAgain(t *testing.T) {
+	const msgs = 2000
+	w := newWorld(t, worldOpts{seed: 11, holders: 4, msgs: msgs, catchup: true, liar: -1, jitter: 200 * time.Millisecond})
+	p, took := w.join(2 * time.Minute)
+	s := w.stats(p)
+	t.Logf("%d messages in %v; duplicates %d; %+v", w.count(p), took, p.Engine.Stats().DroppedBy(dispersy.DropDuplicate), s)
+	if got := w.count(p); got != msgs {
+		t.Fatalf("joiner holds %d of %d after %v", got, msgs, took)
+	}
+	if again := s.IDsRequested - s.IDsReceived; again > msgs/100 || s.Timeouts > 2 {
+		t.Fatalf("%d of %d ids asked for did not arrive in answer (%d timeouts): answers still arriving were given up", again, s.IDsRequested, s.Timeouts)
+	}
+}
+
+// TestPathSlowsDown: the joiner's round trips to every holder grow from
+// about 40 ms to 640 ms in the middle of a transfer (on a real node: a
+// receive queue that fills). The timeouts back off until answers arrive in
+// time again, so the transfer goes on with few ids asked twice and none
+// given up. Before, the timeout stayed at four times the old round trip:
+// every request and round expired, their ids were asked of holder after
+// holder and given up (issue #17: a third of the requests at 50 peers).
+func TestPathSlowsDown(t *testing.T) {
+	const msgs = 3000
+	w := newWorld(t, worldOpts{seed: 12, holders: 4, msgs: msgs, catchup: true, liar: -1})
+	p, err := w.sim.AddPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sim.RunUntil(func() bool { return w.count(p) >= msgs/10 }, 10*time.Millisecond, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	slow := dt.LinkConfig{Latency: 320 * time.Millisecond, Jitter: 10 * time.Millisecond}
+	for _, h := range w.sim.Peers[:4] {
+		if err := w.sim.Net.SetLink(p.Addr, h.Addr, slow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok, err := w.sim.RunUntil(func() bool { return w.count(p) >= msgs }, 100*time.Millisecond, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.stats(p)
+	t.Logf("%d messages; duplicates %d; %+v", w.count(p), p.Engine.Stats().DroppedBy(dispersy.DropDuplicate), s)
+	if !ok {
+		t.Fatalf("joiner holds %d of %d", w.count(p), msgs)
+	}
+	if s.IDsGivenUp > 0 || s.IDsRequested > msgs*6/5 {
+		t.Fatalf("%d ids requested for %d messages, %d given up: the timeouts did not follow the slower path", s.IDsRequested, msgs, s.IDsGivenUp)
 	}
 }
 

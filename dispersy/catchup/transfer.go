@@ -27,6 +27,8 @@ type request struct {
 	wants    []*want
 	left     int
 	deadline time.Time
+	limit    time.Time // the request's full timeout
+	sent     time.Time
 }
 
 // transfer is the paced, receiver-driven bulk transfer of the ids that
@@ -88,12 +90,15 @@ func (t *transfer) arrived(st *state, id reconcile.ID) {
 	st.x.stats.IDsReceived++
 	if r.left--; r.left > 0 {
 		// The answer's packets leave the holder back to back: once one
-		// arrived, the rest are lost if they do not follow within about
-		// a round trip. Do not hold the window for them.
-		if d := st.now().Add(max(st.rtt, 50*time.Millisecond)); d.Before(r.deadline) {
-			r.deadline = d
-			st.schedule()
+		// arrived, the rest are lost if none follows within about a round
+		// trip. Do not hold the window for them, but do not give up on an
+		// answer whose packets still trickle in (a receive queue working
+		// through a backlog): asking again makes duplicates.
+		r.deadline = st.now().Add(max(st.rtt, 50*time.Millisecond))
+		if r.limit.Before(r.deadline) {
+			r.deadline = r.limit
 		}
+		st.schedule()
 	}
 	if r.left == 0 {
 		t.reqs = slices.DeleteFunc(t.reqs, func(x *request) bool { return x == r })
@@ -131,6 +136,9 @@ func (t *transfer) expire(st *state, now time.Time) {
 		switch {
 		case r.left == len(r.wants):
 			lost = true
+			if slices.ContainsFunc(r.wants, func(w *want) bool { return w.tries > 0 && !w.done }) {
+				st.timedOut(r.sent) // lost twice in a row: slow, not one lost want
+			}
 		case 4*r.left > len(r.wants):
 			partial = true
 		default:
@@ -202,7 +210,8 @@ func (t *transfer) pump(st *state) {
 			t.queue = t.queue[1:]
 			continue
 		}
-		r := &request{peer: peer, deadline: now.Add(st.rto())}
+		r := &request{peer: peer, deadline: now.Add(st.rto()), sent: now}
+		r.limit = r.deadline
 		for k := 0; k < len(t.queue) && k < 8*n && len(r.wants) < n; k++ {
 			w := t.queue[k]
 			if !w.done && w.req == nil && w.prio == first.prio && slices.Contains(w.holders, peer) {

@@ -110,6 +110,25 @@ type Stats struct {
 	Rebuilds      uint64 // index rebuilds from the store
 }
 
+// Add adds o's counters to s (a sum over several engines).
+func (s *Stats) Add(o Stats) {
+	s.Sessions += o.Sessions
+	s.Rounds += o.Rounds
+	s.Answered += o.Answered
+	s.IDsRequested += o.IDsRequested
+	s.IDsReceived += o.IDsReceived
+	s.IDsGivenUp += o.IDsGivenUp
+	s.Timeouts += o.Timeouts
+	s.Messages += o.Messages
+	s.BytesSent += o.BytesSent
+	s.BytesReceived += o.BytesReceived
+	s.PacketsServed += o.PacketsServed
+	s.LyingPeers += o.LyingPeers
+	s.Throttled += o.Throttled
+	s.Unproven += o.Unproven
+	s.Rebuilds += o.Rebuilds
+}
+
 // StatsOf returns the catch-up counters of e; ok is false when catch-up is
 // not enabled on e. Call it on the engine's goroutine (Node.Do).
 func StatsOf(e *dispersy.Engine) (s Stats, ok bool) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"reflect"
-
 	"github.com/dispersy-go/dispersy/dispersy"
 	"github.com/dispersy-go/dispersy/dispersy/catchup"
 )
@@ -43,12 +41,7 @@ func holdersCatchupStats(engines []*dispersy.Engine) *catchup.Stats {
 		if sum == nil {
 			sum = &catchup.Stats{}
 		}
-		a, b := reflect.ValueOf(sum).Elem(), reflect.ValueOf(s)
-		for i := range a.NumField() {
-			if f := a.Field(i); f.Kind() == reflect.Uint64 && f.CanSet() {
-				f.SetUint(f.Uint() + b.Field(i).Uint())
-			}
-		}
+		sum.Add(s)
 	}
 	return sum
 }

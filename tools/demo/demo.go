@@ -19,6 +19,7 @@ import (
 	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/database"
 	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/catchup"
 	"github.com/dispersy-go/dispersy/dispersy/udp"
 	"github.com/dispersy-go/dispersy/dispersy/walker"
 	"github.com/dispersy-go/dispersy/examples/chat"
@@ -441,9 +442,8 @@ func (d *runner) startPeer(ctx context.Context, i int) error {
 	cfg.Engine.LocalAddr = ue.LocalAddr()
 	cfg.Engine.Bootstrap = tracker
 	cfg.Engine.Rand = rand.New(rand.NewPCG(o.seed, uint64(i)+1))
-	if err := enableCatchup(&cfg.Engine, o.reconcile); err != nil {
-		ue.Close()
-		return err
+	if o.reconcile {
+		catchup.Enable(&cfg.Engine, catchup.Options{})
 	}
 	node, err := dispersy.NewNode(cfg, p.key, st, p.ep)
 	if err != nil {

@@ -157,7 +157,7 @@ func lateJoin(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "  the joiner dropped: %v\n", rep.JoinerDrops)
 		}
 		hint := "raise -timeout"
-		if !o.reconcile && catchupAvailable {
+		if !o.reconcile {
 			hint += ", or turn -reconcile on"
 		}
 		fmt.Fprintf(stderr, "  hint: %s\n", hint)

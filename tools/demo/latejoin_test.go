@@ -16,9 +16,7 @@ var caughtUp = regexp.MustCompile(`^caught-up: messages=(\d+) seconds=(\d+\.\d\d
 // up, showing progress on stderr.
 func TestLateJoin(t *testing.T) {
 	modes := []string{"-reconcile=false"}
-	if catchupAvailable {
-		modes = append(modes, "-reconcile")
-	}
+	modes = append(modes, "-reconcile")
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			code, out, errs := demoRun(t, "-scenario", "latejoin", "-messages", "2000", "-step", "50ms", "-timeout", "2m", mode)
@@ -49,9 +47,7 @@ func TestLateJoin(t *testing.T) {
 
 func TestLateJoinJSON(t *testing.T) {
 	args := []string{"-scenario", "latejoin", "-peers", "3", "-messages", "300", "-step", "50ms", "-timeout", "2m", "-json"}
-	if catchupAvailable {
-		args = append(args, "-reconcile=false")
-	}
+	args = append(args, "-reconcile=false")
 	code, out, errs := demoRun(t, args...)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
@@ -85,12 +81,6 @@ func TestLateJoinUsage(t *testing.T) {
 	} {
 		if code, _, errs := demoRun(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, exitUsage, errs)
-		}
-	}
-	if !catchupAvailable {
-		code, _, errs := demoRun(t, "-scenario", "latejoin", "-peers", "2", "-messages", "10", "-reconcile")
-		if code != exitFail || !strings.Contains(errs, "no catch-up protocol") {
-			t.Errorf("-reconcile without the protocol: exit %d, stderr %q", code, errs)
 		}
 	}
 }

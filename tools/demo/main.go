@@ -53,7 +53,7 @@ type options struct {
 	http       string        // -http: serve peer 0's status page there
 
 	scenario  string // scenarioConverge or scenarioLateJoin
-	reconcile bool   // turn the catch-up protocol on (enableCatchup)
+	reconcile bool   // turn the catch-up protocol on (catchup.Enable)
 
 	blackout bool // tests only: once ready, every datagram is lost
 }
@@ -98,7 +98,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	flags.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	flags.DurationVar(&o.idle, "idle", 0, "")
 	flags.StringVar(&o.scenario, "scenario", scenarioConverge, "")
-	flags.BoolVar(&o.reconcile, "reconcile", catchupAvailable, "")
+	flags.BoolVar(&o.reconcile, "reconcile", true, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			help(stdout)
@@ -208,5 +208,5 @@ Flags:
 
 Exit status: 0 converged, 1 not converged or a local failure (port in use,
 unwritable folder, damaged store file), 2 usage error.
-`, maxPeers, maxLoss, minStep, maxStep, catchupAvailable)
+`, maxPeers, maxLoss, minStep, maxStep, true)
 }

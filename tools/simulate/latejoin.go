@@ -15,6 +15,7 @@ import (
 
 	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/catchup"
 	"github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/keys"
 	"github.com/dispersy-go/dispersy/tools/internal/plot"
@@ -44,7 +45,7 @@ func latejoinDefaults(o *options, set map[string]bool) {
 	def("limit", func() { o.Limit = 12 * time.Hour })
 	// Python Dispersy has no reconciliation: -params dispersy runs
 	// without it unless -reconcile says otherwise.
-	def("reconcile", func() { o.Reconcile = catchupAvailable && o.Params != paramsDispersy })
+	def("reconcile", func() { o.Reconcile = o.Params != paramsDispersy })
 }
 
 // latejoinResult is the latejoin scenario's report (see doc.go).
@@ -204,8 +205,8 @@ func simulateLateJoin(opt options) (*latejoinResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := enableCatchup(&engine, opt.Reconcile); err != nil {
-		return nil, err
+	if opt.Reconcile {
+		catchup.Enable(&engine, catchup.Options{})
 	}
 	res := &latejoinResult{
 		Scenario: opt.Scenario, Params: opt.Params, Reconcile: opt.Reconcile,
@@ -415,9 +416,7 @@ func latejoinRuns(c *config) []latejoinRun {
 		o.Params, o.Reconcile = params, reconcile
 		runs = append(runs, latejoinRun{name, o})
 	}
-	if catchupAvailable {
-		add("reconcile", paramsOurs, true)
-	}
+	add("reconcile", paramsOurs, true)
 	add("bloom", paramsOurs, false)
 	add("dispersy", paramsDispersy, false)
 	return runs

@@ -110,9 +110,7 @@ func TestLateJoinCompare(t *testing.T) {
 	var all map[string]*latejoinResult
 	runJSON(t, &all, "-scenario", "latejoin", "-peers", "3", "-messages", "200", "-compare", "-plot", svg, "-csv", csv)
 	want := []string{"bloom", "dispersy"}
-	if catchupAvailable {
-		want = append(want, "reconcile")
-	}
+	want = append(want, "reconcile")
 	if len(all) != len(want) {
 		t.Fatalf("-compare gave %d runs, want %v", len(all), want)
 	}
@@ -164,12 +162,5 @@ func TestLateJoinUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"-scenario", "latejoin", "-store", "sqlite"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("-store sqlite: exit %d, want %d", code, exitUsage)
-	}
-	if !catchupAvailable {
-		stderr.Reset()
-		if code := run([]string{"-scenario", "latejoin", "-peers", "2", "-messages", "10", "-reconcile"}, &stdout, &stderr); code != exitFail ||
-			!strings.Contains(stderr.String(), "no catch-up protocol") {
-			t.Errorf("-reconcile without the protocol: exit %d, stderr %q", code, stderr.String())
-		}
 	}
 }

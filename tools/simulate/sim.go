@@ -14,6 +14,7 @@ import (
 
 	"github.com/dispersy-go/dispersy/conversion"
 	"github.com/dispersy-go/dispersy/dispersy"
+	"github.com/dispersy-go/dispersy/dispersy/catchup"
 	"github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/keys"
 )
@@ -63,7 +64,7 @@ type options struct {
 	// Rate is every peer's upload and download rate in bytes per second
 	// (dispersytest.PeerLink); 0 is unlimited.
 	Rate int64
-	// Reconcile turns the catch-up protocol on (enableCatchup).
+	// Reconcile turns the catch-up protocol on (catchup.Enable).
 	Reconcile bool
 }
 
@@ -357,8 +358,8 @@ func newWorld(opt *options, sc *scenario) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := enableCatchup(&engine, opt.Reconcile); err != nil {
-		return nil, err
+	if opt.Reconcile {
+		catchup.Enable(&engine, catchup.Options{})
 	}
 	w := &world{
 		opt:     opt,

@@ -228,18 +228,8 @@ func simulateLateJoin(opt options) (*latejoinResult, error) {
 	types := []uint8{dispersytest.FullSyncText.ID()}
 	joinerIdx := opt.Peers
 	joinerDirty := false
-	cfg := dispersytest.DefaultSimConfig(opt.Seed)
-	cfg.Engine = engine
+	cfg := opt.simConfig(engine)
 	cfg.Stores = stores
-	cfg.Network.Latency = opt.Latency
-	cfg.Network.Jitter = opt.Jitter
-	cfg.Network.Loss = opt.Loss
-	cfg.Network.Duplicate = opt.Dup
-	if opt.Reorder > 0 {
-		cfg.Network.Reorder = opt.Reorder
-		cfg.Network.ReorderDelay = reorderDelay
-	}
-	cfg.Network.PeerLink = dispersytest.PeerLink{Upload: opt.Rate, Download: opt.Rate}
 	cfg.Network.Trace = func(ev dispersytest.Event) {
 		if (ev.Kind == dispersytest.EventDeliver || ev.Kind == dispersytest.EventTick) && peerIndex(ev.To) == joinerIdx {
 			joinerDirty = true

@@ -370,17 +370,7 @@ func newWorld(opt *options, sc *scenario) (*world, error) {
 		isDirty: make([]bool, opt.Peers),
 		rng:     rand.New(rand.NewPCG(opt.Seed, 0x5117_c0de)),
 	}
-	cfg := dispersytest.DefaultSimConfig(opt.Seed)
-	cfg.Engine = engine
-	cfg.Network.Latency = opt.Latency
-	cfg.Network.Jitter = opt.Jitter
-	cfg.Network.Loss = opt.Loss
-	cfg.Network.Duplicate = opt.Dup
-	if opt.Reorder > 0 {
-		cfg.Network.Reorder = opt.Reorder
-		cfg.Network.ReorderDelay = reorderDelay
-	}
-	cfg.Network.PeerLink = dispersytest.PeerLink{Upload: opt.Rate, Download: opt.Rate}
+	cfg := opt.simConfig(engine)
 	cfg.Network.Trace = w.trace
 	stores, cleanup, err := newStores(opt)
 	if err != nil {
@@ -614,3 +604,21 @@ func minTime(a, b time.Time) time.Time {
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// simConfig is the simulator configuration of every scenario: engine, and
+// the network's latency, jitter, loss, duplication, reordering and link
+// rate from the flags.
+func (opt options) simConfig(engine dispersy.Config) dispersytest.SimConfig {
+	cfg := dispersytest.DefaultSimConfig(opt.Seed)
+	cfg.Engine = engine
+	cfg.Network.Latency = opt.Latency
+	cfg.Network.Jitter = opt.Jitter
+	cfg.Network.Loss = opt.Loss
+	cfg.Network.Duplicate = opt.Dup
+	if opt.Reorder > 0 {
+		cfg.Network.Reorder = opt.Reorder
+		cfg.Network.ReorderDelay = reorderDelay
+	}
+	cfg.Network.PeerLink = dispersytest.PeerLink{Upload: opt.Rate, Download: opt.Rate}
+	return cfg
+}

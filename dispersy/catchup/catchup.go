@@ -52,6 +52,14 @@ type Options struct {
 	// MaxScan bounds the stored items one dispersy-want makes us examine
 	// (default 4,096).
 	MaxScan int
+	// RangeMax is how many items one dispersy-range request asks for
+	// (default 64, at most MaxPull): where we hold nothing in a range a
+	// peer's fingerprint says it has items, the range is pulled whole
+	// instead of listed id by id.
+	RangeMax int
+	// ListIDs turns range pulls off: every missing id is listed by
+	// reconciliation and asked for by dispersy-want.
+	ListIDs bool
 
 	// lie makes this node answer reconcile messages with random
 	// fingerprints (tests of the lying-peer defence).
@@ -72,6 +80,8 @@ func (o Options) resolve() Options {
 	def(&o.MaxIdleRounds, 16)
 	def(&o.UploadRate, 4<<20)
 	def(&o.MaxScan, 4096)
+	def(&o.RangeMax, 64)
+	o.RangeMax = min(o.RangeMax, MaxPull)
 	if o.Backoff <= 0 {
 		o.Backoff = 2 * time.Minute
 	}
@@ -108,6 +118,10 @@ type Stats struct {
 	Throttled     uint64 // packets not sent: the peer's upload budget was spent
 	Unproven      uint64 // requests from unproven addresses (probed, not served)
 	Rebuilds      uint64 // index rebuilds from the store
+	RangeRequests uint64 // dispersy-range requests sent (retries included)
+	RangesServed  uint64 // dispersy-range requests answered for peers
+	RangeItems    uint64 // items that arrived in answer to our dispersy-range requests
+	RangesGivenUp uint64 // ranges (or gaps of one) given up after MaxRetries
 }
 
 // Add adds o's counters to s (a sum over several engines).
@@ -127,6 +141,10 @@ func (s *Stats) Add(o Stats) {
 	s.Throttled += o.Throttled
 	s.Unproven += o.Unproven
 	s.Rebuilds += o.Rebuilds
+	s.RangeRequests += o.RangeRequests
+	s.RangesServed += o.RangesServed
+	s.RangeItems += o.RangeItems
+	s.RangesGivenUp += o.RangesGivenUp
 }
 
 // StatsOf returns the catch-up counters of e; ok is false when catch-up is
@@ -184,6 +202,14 @@ func (x *ext) Define(d *dispersy.Definition) {
 			if !m.Local() {
 				x.stats.BytesReceived += uint64(len(m.Payload.Msg) + reconcileHeader)
 				st.onReconcile(m.Source, m.Payload)
+			}
+		}
+	}})
+	dispersy.Register(d, RangeType, dispersy.Handlers[Pull]{Handle: func(ctx *dispersy.Context, b []*dispersy.Message[Pull]) {
+		st := x.state(ctx.Community())
+		for _, m := range b {
+			if !m.Local() {
+				st.onPull(m.Source, m.Payload)
 			}
 		}
 	}})
@@ -272,7 +298,11 @@ func (x *ext) Applied(e *dispersy.Engine, ops []dispersy.Op) {
 			r := &op.Record
 			st.tr.arrived(st, reconcile.ID(r.Hash))
 			if s := st.byType[r.MessageID]; s != nil && s.ix != nil && !r.Undone {
-				s.ix.Insert(reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)})
+				it := reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)}
+				s.ix.Insert(it)
+				if len(st.tr.preqs) > 0 {
+					st.pulled(s, it)
+				}
 			}
 		case dispersy.OpTrim, dispersy.OpPrune:
 			if s := st.byType[op.MessageID]; s != nil {

@@ -19,6 +19,7 @@ type session struct {
 	id       uint16
 	recs     []*reconcile.Reconciler // per scope; nil once that scope is done
 	consumed []int                   // per scope: needs handed to the transfer
+	pulled   []int                   // per scope: need ranges handed to the transfer
 	round    uint16
 	sent     []part              // this round's messages, for retransmission
 	replies  map[[2]uint8][]byte // (index, part) -> reply
@@ -47,7 +48,8 @@ const maxSessionTries = 3
 func (st *state) rcfg() reconcile.Config {
 	budget := st.x.e.Config().MaxDatagram - conversion.HeaderSize - 8 - reconcileHeader
 	return reconcile.Config{MaxMessageBytes: max(budget, reconcile.MinMessageBytes),
-		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds}
+		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds,
+		RangePull: !st.x.o.ListIDs, RangeSplit: 1}
 }
 
 // rto is the timeout of a round or a request (RFC 6298): the smoothed
@@ -104,7 +106,7 @@ func (st *state) walked(addr netip.AddrPort) {
 	// One session at a time, or more (other holders for the transfer to
 	// spread over) while ids are still missing.
 	limit := 1
-	if len(st.tr.wants) > 0 {
+	if st.tr.active() {
 		limit = maxSessions
 	}
 	if busy || len(st.sessions) >= limit || !st.x.e.Proven(addr) || now.Before(st.backoff[addr]) {
@@ -122,7 +124,7 @@ func (st *state) walked(addr netip.AddrPort) {
 func (st *state) recruit() {
 	now := st.now()
 	for _, cand := range st.c.Table().Verified(now) {
-		if len(st.sessions) >= maxSessions || len(st.tr.wants) == 0 {
+		if len(st.sessions) >= maxSessions || !st.tr.active() {
 			return
 		}
 		a := cand.Sock()
@@ -138,7 +140,7 @@ func (st *state) recruit() {
 // scopes together (or of the one scope).
 func (st *state) start(addr netip.AddrPort) {
 	st.nextSess++
-	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
+	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes)), pulled: make([]int, len(st.scopes))}
 	if len(st.scopes) > 1 {
 		// One fingerprint of all scopes together first: equal sets cost
 		// one small datagram each way, whatever the number of scopes.
@@ -361,6 +363,12 @@ func (st *state) takeNeeds(s *session, k int) bool {
 	}
 	found := len(need) > s.consumed[k]
 	s.consumed[k] = len(need)
+	rs := s.recs[k].NeedRanges()
+	for i := s.pulled[k]; i < len(rs); i++ {
+		st.tr.addRange(st.now(), rs[i], prio, s.peer)
+	}
+	found = found || len(rs) > s.pulled[k]
+	s.pulled[k] = len(rs)
 	st.tr.wake = st.tr.wake || found
 	return found
 }

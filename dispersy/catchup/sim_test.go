@@ -202,7 +202,7 @@ func TestJoinBehindLargeHistory(t *testing.T) {
 	if got := w.count(p); got != msgs {
 		t.Fatalf("joiner holds %d of %d messages after %v", got, msgs, limit)
 	}
-	if s.IDsReceived == 0 || s.Sessions == 0 {
+	if s.IDsReceived+s.RangeItems == 0 || s.Sessions == 0 {
 		t.Fatalf("the messages did not come through catch-up: %+v", s)
 	}
 	b := newWorld(t, worldOpts{seed: 1, holders: 5, msgs: msgs, liar: -1})
@@ -344,7 +344,7 @@ func TestTwoPeersEachHoldHalf(t *testing.T) {
 	if !ok || dt.Digest(ha) != dt.Digest(hb) {
 		t.Fatalf("peers hold %d and %d of %d", w.count(a), w.count(b), msgs)
 	}
-	if w.stats(a).IDsReceived == 0 || w.stats(b).IDsReceived == 0 {
+	if w.stats(a).IDsReceived+w.stats(a).RangeItems == 0 || w.stats(b).IDsReceived+w.stats(b).RangeItems == 0 {
 		t.Fatal("the halves did not come through catch-up")
 	}
 }
@@ -423,7 +423,8 @@ func TestLossAndReorderDuringTransfer(t *testing.T) {
 // tail of a slow answer was asked for again (issue #17).
 func TestSlowAnswerNotAskedAgain(t *testing.T) {
 	const msgs = 2000
-	w := newWorld(t, worldOpts{seed: 11, holders: 4, msgs: msgs, catchup: true, liar: -1, jitter: 200 * time.Millisecond})
+	// The want path (range pulls off): TestRangePullSlowPath is the same for range pulls.
+	w := newWorldWith(t, worldOpts{seed: 11, holders: 4, msgs: msgs, catchup: true, liar: -1, jitter: 200 * time.Millisecond}, func(o *Options) { o.ListIDs = true })
 	p, took := w.join(2 * time.Minute)
 	s := w.stats(p)
 	t.Logf("%d messages in %v; duplicates %d; %+v", w.count(p), took, p.Engine.Stats().DroppedBy(dispersy.DropDuplicate), s)
@@ -444,7 +445,8 @@ func TestSlowAnswerNotAskedAgain(t *testing.T) {
 // holder and given up (issue #17: a third of the requests at 50 peers).
 func TestPathSlowsDown(t *testing.T) {
 	const msgs = 3000
-	w := newWorld(t, worldOpts{seed: 12, holders: 4, msgs: msgs, catchup: true, liar: -1})
+	// The want path (range pulls off): TestRangePullSlowPath is the same for range pulls.
+	w := newWorldWith(t, worldOpts{seed: 12, holders: 4, msgs: msgs, catchup: true, liar: -1}, func(o *Options) { o.ListIDs = true })
 	p, err := w.sim.AddPeer()
 	if err != nil {
 		t.Fatal(err)
@@ -626,7 +628,7 @@ func TestRevokeInTheMiddle(t *testing.T) {
 	if n(joiner) != 200 {
 		t.Fatalf("joiner holds %d protected messages, want the 200 written before the revoke", n(joiner))
 	}
-	if w.stats(joiner).IDsReceived < 500 {
+	if w.stats(joiner).IDsReceived+w.stats(joiner).RangeItems < 500 {
 		t.Fatalf("the history did not come through catch-up: %+v", w.stats(joiner))
 	}
 	if _, ok := StatsOf(plain.Engine); ok {

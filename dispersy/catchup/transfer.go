@@ -47,7 +47,7 @@ type transfer struct {
 	cut    time.Time // when the window last halved: at most once per timeout
 	since  time.Time // when the current transfer began (wants went from none to some)
 
-	pulls    []*pull    // ranges to pull, sorted when psorted is true
+	pulls    []*pull // ranges to pull, sorted when psorted is true
 	psorted  bool
 	preqs    []*pullReq // dispersy-range requests in flight
 	ssthresh float64    // slow start (pulls) below it

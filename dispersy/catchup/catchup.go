@@ -73,7 +73,7 @@ func (o Options) resolve() Options {
 		}
 	}
 	def(&o.IDsPerRequest, 24)
-	def(&o.MaxWindow, 32)
+	def(&o.MaxWindow, 64)
 	def(&o.MaxRetries, 4)
 	def(&o.MessagesPerRound, 16)
 	def(&o.MaxRounds, 512)
@@ -192,6 +192,8 @@ type state struct {
 	tr       transfer
 	budgets  map[netip.AddrPort]*bucket
 	deferred map[netip.AddrPort][]Reconcile // from unproven peers, served once proven
+	probed   map[netip.AddrPort]time.Time   // introduced candidates probed (recruit)
+	firsts   map[netip.AddrPort][32]byte    // digest of each peer's first-round answer (same)
 }
 
 // Define implements dispersy.Extension.
@@ -229,7 +231,7 @@ func (x *ext) state(c *dispersy.Community) *state {
 		return st
 	}
 	st := &state{x: x, c: c, backoff: map[netip.AddrPort]time.Time{}, checked: map[netip.AddrPort]time.Time{},
-		budgets: map[netip.AddrPort]*bucket{}, deferred: map[netip.AddrPort][]Reconcile{}, nextSess: uint16(x.e.Rand().Uint32())}
+		budgets: map[netip.AddrPort]*bucket{}, probed: map[netip.AddrPort]time.Time{}, deferred: map[netip.AddrPort][]Reconcile{}, nextSess: uint16(x.e.Rand().Uint32())}
 	st.tr.init()
 	byPrio := map[uint8]*scope{}
 	types := c.Types()
@@ -326,7 +328,11 @@ func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
 	if st.deferred[addr] != nil && x.e.Proven(addr) {
 		st.serveDeferred(addr)
 	}
+	st.dbg("walked %v tr=%v sessions=%d", addr, st.tr.active(), len(st.sessions))
 	st.walked(addr)
+	if st.tr.active() {
+		st.recruit()
+	}
 }
 
 // BuildIndex returns the reconcile.Index of the live messages of the given

@@ -216,6 +216,7 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 		return
 	}
 	r := t.preqs[i]
+	st.dbg("hdr from %v n=%d cwnd=%.1f preqs=%d", from, m.N, t.cwnd, len(t.preqs))
 	if m.N > r.max || r.hi.Less(m.Hi) {
 		return // not what we asked: the request times out
 	}
@@ -452,4 +453,27 @@ func (st *state) onPull(from netip.AddrPort, m Pull) {
 			st.x.stats.BytesSent += uint64(len(pk))
 		}
 	}
+}
+
+// alias makes b a holder of everything a holds for us; it reports whether
+// a held anything.
+func (t *transfer) alias(a, b netip.AddrPort) bool {
+	found := false
+	for _, p := range t.pulls {
+		if slices.Contains(p.holders, a) {
+			found = true
+			if !slices.Contains(p.holders, b) {
+				p.holders = append(p.holders, b)
+			}
+		}
+	}
+	for _, w := range t.wants {
+		if slices.Contains(w.holders, a) {
+			found = true
+			if !slices.Contains(w.holders, b) {
+				w.holders = append(w.holders, b)
+			}
+		}
+	}
+	return found
 }

@@ -1,7 +1,9 @@
 package catchup
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -120,16 +122,32 @@ func (st *state) walked(addr netip.AddrPort) {
 
 // recruit starts sessions, up to maxSessions, with the other proven
 // verified candidates not reconciled since the transfer began, so that the
-// transfer finds every holder of what is missing and spreads over them.
+// transfer finds every holder of what is missing and spreads over them;
+// and walks (Community.Probe) to the candidates others introduced us to,
+// so that a joiner that knows one holder soon knows several: the probe's
+// response starts a session (Walked).
 func (st *state) recruit() {
 	now := st.now()
-	for _, cand := range st.c.Table().Verified(now) {
+	for _, cand := range st.c.Table().Candidates(now) {
 		if len(st.sessions) >= maxSessions || !st.tr.active() {
 			return
 		}
 		a := cand.Sock()
-		if t, ok := st.checked[a]; (ok && !t.Before(st.tr.since)) || now.Before(st.backoff[a]) || !st.x.e.Proven(a) ||
+		if t, ok := st.checked[a]; (ok && !t.Before(st.tr.since)) || now.Before(st.backoff[a]) ||
 			slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == a }) {
+			continue
+		}
+		if !st.x.e.Proven(a) || !cand.Verified(now) {
+			// Only for a large transfer: a probe is one more walk.
+			big := len(st.tr.pulls)+len(st.tr.preqs) > 0 || len(st.tr.wants) > 8*st.x.o.IDsPerRequest
+			if t, ok := st.probed[a]; big && (!ok || now.Sub(t) >= time.Second) {
+				if len(st.probed) >= maxBuckets {
+					clear(st.probed)
+				}
+				st.probed[a] = now
+				st.dbg("probe %v", a)
+				st.c.Probe(a)
+			}
 			continue
 		}
 		st.start(a)
@@ -139,6 +157,7 @@ func (st *state) recruit() {
 // start opens a session with addr: its first round is a check of all the
 // scopes together (or of the one scope).
 func (st *state) start(addr netip.AddrPort) {
+	st.dbg("start %v", addr)
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes)), pulled: make([]int, len(st.scopes))}
 	if len(st.scopes) > 1 {
@@ -292,6 +311,10 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		st.sample(st.now().Sub(s.sentAt))
 	}
 	st.x.stats.Rounds++
+	if s.round == 1 && st.same(s, byScope) {
+		return
+	}
+	st.dbg("round %d from %v, pulls %d", s.round, from, len(st.tr.pulls))
 	if s.sent[0].k == wholeScope {
 		// The answer to a check of all scopes: nothing (equal), else
 		// reconcile scope by scope.
@@ -368,6 +391,9 @@ func (st *state) takeNeeds(s *session, k int) bool {
 		st.tr.addRange(st.now(), rs[i], prio, s.peer)
 	}
 	found = found || len(rs) > s.pulled[k]
+	if found {
+		st.dbg("needs from %v: ids %d ranges %d", s.peer, len(need)-s.consumed[k], len(rs)-s.pulled[k])
+	}
 	s.pulled[k] = len(rs)
 	st.tr.wake = st.tr.wake || found
 	return found
@@ -462,6 +488,41 @@ func listsIDs(byScope [][][]byte) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// same handles the first round's replies of s: a peer that answers our
+// first message with the same bytes as a holder we are fetching from
+// holds the same set (the answer is its whole fingerprint, or its split of
+// the whole scope, whatever ours is): it becomes one more holder of all
+// that holder's pulls and wants, and the session ends there, one round
+// trip instead of a reconciliation per holder.
+func (st *state) same(s *session, byScope [][][]byte) bool {
+	h := sha256.New()
+	_, _ = fmt.Fprint(h, s.sent[0].k)
+	for _, rs := range byScope {
+		for _, r := range rs {
+			_, _ = fmt.Fprint(h, len(r))
+			h.Write(r)
+		}
+	}
+	d := [32]byte(h.Sum(nil))
+	if st.firsts == nil || len(st.firsts) >= maxBuckets {
+		st.firsts = map[netip.AddrPort][32]byte{}
+	}
+	st.firsts[s.peer] = d
+	if !st.tr.active() {
+		return false
+	}
+	for a, x := range st.firsts {
+		if a != s.peer && x == d && st.tr.alias(a, s.peer) {
+			st.endSession(s, true)
+			st.tr.wake = true
+			st.recruit()
+			st.schedule()
+			return true
 		}
 	}
 	return false

@@ -328,7 +328,6 @@ func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
 	if st.deferred[addr] != nil && x.e.Proven(addr) {
 		st.serveDeferred(addr)
 	}
-	st.dbg("walked %v tr=%v sessions=%d", addr, st.tr.active(), len(st.sessions))
 	st.walked(addr)
 	if st.tr.active() {
 		st.recruit()

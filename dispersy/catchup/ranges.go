@@ -216,7 +216,6 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 		return
 	}
 	r := t.preqs[i]
-	st.dbg("hdr from %v n=%d cwnd=%.1f preqs=%d", from, m.N, t.cwnd, len(t.preqs))
 	if m.N > r.max || r.hi.Less(m.Hi) {
 		return // not what we asked: the request times out
 	}

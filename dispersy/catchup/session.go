@@ -145,7 +145,6 @@ func (st *state) recruit() {
 					clear(st.probed)
 				}
 				st.probed[a] = now
-				st.dbg("probe %v", a)
 				st.c.Probe(a)
 			}
 			continue
@@ -157,7 +156,6 @@ func (st *state) recruit() {
 // start opens a session with addr: its first round is a check of all the
 // scopes together (or of the one scope).
 func (st *state) start(addr netip.AddrPort) {
-	st.dbg("start %v", addr)
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes)), pulled: make([]int, len(st.scopes))}
 	if len(st.scopes) > 1 {
@@ -314,7 +312,6 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 	if s.round == 1 && st.same(s, byScope) {
 		return
 	}
-	st.dbg("round %d from %v, pulls %d", s.round, from, len(st.tr.pulls))
 	if s.sent[0].k == wholeScope {
 		// The answer to a check of all scopes: nothing (equal), else
 		// reconcile scope by scope.
@@ -391,9 +388,6 @@ func (st *state) takeNeeds(s *session, k int) bool {
 		st.tr.addRange(st.now(), rs[i], prio, s.peer)
 	}
 	found = found || len(rs) > s.pulled[k]
-	if found {
-		st.dbg("needs from %v: ids %d ranges %d", s.peer, len(need)-s.consumed[k], len(rs)-s.pulled[k])
-	}
 	s.pulled[k] = len(rs)
 	st.tr.wake = st.tr.wake || found
 	return found

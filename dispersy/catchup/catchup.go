@@ -64,6 +64,10 @@ type Options struct {
 	// lie makes this node answer reconcile messages with random
 	// fingerprints (tests of the lying-peer defence).
 	lie bool
+	// lose, when set, is asked before this node sends part of its k-th
+	// dispersy-range answer (item -1: the header, else the item's index in
+	// the answer); true drops it (tests of the recovery of lost answers).
+	lose func(k, item int) bool
 }
 
 func (o Options) resolve() Options {
@@ -194,6 +198,7 @@ type state struct {
 	deferred map[netip.AddrPort][]Reconcile // from unproven peers, served once proven
 	probed   map[netip.AddrPort]time.Time   // introduced candidates probed (recruit)
 	firsts   map[netip.AddrPort][32]byte    // digest of each peer's first-round answer (same)
+	served   int                            // dispersy-range answers sent (Options.lose)
 }
 
 // Define implements dispersy.Extension.

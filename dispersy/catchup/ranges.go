@@ -22,6 +22,7 @@ type pull struct {
 	holders []netip.AddrPort
 	tries   int
 	busy    bool // a request at lo is in flight without its header
+	hdrOnly bool // its packets came, its header was lost: ask for the header
 }
 
 // pullReq is one dispersy-range request in flight.
@@ -30,6 +31,8 @@ type pullReq struct {
 	peer     netip.AddrPort
 	lo, hi   reconcile.Bound // asked
 	max      int
+	hdrOnly  bool            // asked for the header alone
+	got      int             // items of [lo, hi) stored since it was sent
 	hdr      bool            // the answer's header arrived:
 	next     reconcile.Bound // the items sent are those in [lo, next)
 	prefixes [][PrefixSize]byte
@@ -178,21 +181,44 @@ func (t *transfer) sendPull(st *state, p *pull) bool {
 		st.x.stats.RangesGivenUp++
 		return false
 	}
+	t.sendPullTo(st, p, peer, p.hdrOnly)
+	return true
+}
+
+// sendPullTo sends the next request of p to peer; hdrOnly asks for the
+// header alone.
+func (t *transfer) sendPullTo(st *state, p *pull, peer netip.AddrPort, hdrOnly bool) {
+	now := st.now()
 	n := p.max
 	if n <= 0 {
 		n = st.x.o.RangeMax
 	}
-	r := &pullReq{p: p, peer: peer, lo: p.lo, hi: p.hi, max: n, sent: now, deadline: now.Add(st.rto()), retry: p.tries > 0}
+	r := &pullReq{p: p, peer: peer, lo: p.lo, hi: p.hi, max: n, hdrOnly: hdrOnly, sent: now, deadline: now.Add(st.rto()), retry: p.tries > 0}
 	p.busy = true
+	t.psent++
 	t.preqs = append(t.preqs, r)
-	msg := Pull{Scope: p.prio, N: n, Lo: p.lo, Hi: p.hi}
+	msg := Pull{Scope: p.prio, N: n, Lo: p.lo, Hi: p.hi, HdrOnly: hdrOnly}
 	if _, err := dispersy.Create(st.c, RangeType, msg, dispersy.To(peer)); err == nil {
 		st.x.stats.Messages++
 		st.x.stats.RangeRequests++
 		b, _ := msg.AppendBinary(nil)
 		st.x.stats.BytesSent += uint64(len(b))
 	}
-	return true
+}
+
+// inflight is the window the requests in flight take: one per want
+// request, and per range request its items over RangeMax (a re-asked gap
+// of one item takes 1/64 of a slot).
+func (t *transfer) inflight(st *state) float64 {
+	n := float64(len(t.reqs))
+	for _, r := range t.preqs {
+		if r.hdrOnly {
+			n += 1 / float64(st.x.o.RangeMax)
+		} else {
+			n += float64(r.max) / float64(st.x.o.RangeMax)
+		}
+	}
+	return n
 }
 
 // grow opens the window after an answered request: slow start (one more
@@ -225,7 +251,7 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 	}
 	r.hdr, r.next, r.prefixes = true, m.Hi, m.Prefixes
 	p := r.p
-	p.busy, p.lo = false, m.Hi
+	p.busy, p.lo, p.hdrOnly = false, m.Hi, false
 	if m.N == 0 && m.Hi.Less(p.hi) {
 		// Throttled: ask the others first.
 		if k := slices.Index(p.holders, from); k >= 0 && len(p.holders) > 1 {
@@ -236,7 +262,13 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 		t.dropPull(p)
 	}
 	r.deadline = now.Add(max(st.rtt, 50*time.Millisecond))
-	st.pullCheck(r)
+	if r.hdrOnly {
+		// The packets came before: re-ask the gaps now.
+		t.preqs = slices.DeleteFunc(t.preqs, func(x *pullReq) bool { return x == r })
+		t.gaps(st, r)
+	} else {
+		st.pullCheck(r)
+	}
 	t.wake = true
 	st.schedule()
 }
@@ -265,6 +297,7 @@ func (st *state) pulled(s *scope, it reconcile.Item) {
 		if r.p.prio != s.prio || it.Less(r.lo) || !it.Less(r.end()) {
 			continue
 		}
+		r.got++
 		if d := st.now().Add(max(st.rtt, 50*time.Millisecond)); d.After(r.deadline) {
 			r.deadline = d
 		}
@@ -287,9 +320,12 @@ func after(it reconcile.Item) reconcile.Bound {
 }
 
 // expirePulls handles the requests that timed out. One without a header
-// is asked again (another holder first); one with a header re-asks only
-// the gaps: the announced items we do not hold, each run between two we
-// hold as a range of its own.
+// is asked again, another holder first, or, when its packets came and only
+// the header was lost, asked again for the header alone; one with a header
+// re-asks only its gaps. It reports lost when more than a tenth of the
+// recent requests got no answer at all (random loss of a few is the
+// path's, not congestion), partial when an answer lost more than a quarter
+// of its packets.
 func (t *transfer) expirePulls(st *state, now time.Time) (lost, partial bool) {
 	t.preqs = slices.DeleteFunc(t.preqs, func(r *pullReq) bool {
 		if now.Before(r.deadline) {
@@ -297,66 +333,85 @@ func (t *transfer) expirePulls(st *state, now time.Time) (lost, partial bool) {
 		}
 		st.x.stats.Timeouts++
 		p := r.p
-		holders := slices.Clone(p.holders)
-		if k := slices.Index(holders, r.peer); k >= 0 && len(holders) > 1 {
-			holders = append(slices.Delete(holders, k, k+1), r.peer)
-		}
 		if !r.hdr {
-			lost = true
-			if r.retry {
-				st.timedOut(r.sent)
+			if r.got > 0 {
+				p.hdrOnly = true // the holder answered: no holder rotation
+			} else {
+				t.plost++
+				if r.retry {
+					st.timedOut(r.sent)
+				}
+				if k := slices.Index(p.holders, r.peer); k >= 0 && len(p.holders) > 1 {
+					p.holders = append(slices.Delete(p.holders, k, k+1), r.peer)
+				}
 			}
-			p.busy, p.holders = false, holders
+			p.busy = false
 			if p.tries++; p.tries > st.x.o.MaxRetries {
 				t.dropPull(p)
 				st.x.stats.RangesGivenUp++
 			}
 			return true
 		}
-		s := st.scopeOf(p.prio)
-		ix, err := st.index(s)
-		if err != nil {
-			return true
-		}
-		held := map[[PrefixSize]byte]reconcile.Item{}
-		for _, it := range ix.AppendRanks(nil, ix.Rank(r.lo), ix.Rank(r.next)) {
-			held[[PrefixSize]byte(it.ID[:PrefixSize])] = it
-		}
-		missing := 0
-		for a := 0; a < len(r.prefixes); {
-			if _, ok := held[r.prefixes[a]]; ok {
-				a++
-				continue
-			}
-			b := a
-			for b+1 < len(r.prefixes) && !has(held, r.prefixes[b+1]) {
-				b++
-			}
-			lo, hi := r.lo, r.next
-			if a > 0 {
-				lo = after(held[r.prefixes[a-1]])
-			}
-			if b+1 < len(r.prefixes) {
-				hi = held[r.prefixes[b+1]]
-			}
-			missing += b + 1 - a
-			if lo.Less(hi) && p.tries < st.x.o.MaxRetries {
-				t.pulls = append(t.pulls, &pull{prio: p.prio, lo: lo, hi: hi, max: b + 1 - a, holders: holders, tries: p.tries + 1})
-				t.psorted = false
-			} else {
-				st.x.stats.RangesGivenUp++
-			}
-			a = b + 1
-		}
-		st.x.stats.RangeItems += uint64(len(r.prefixes) - missing)
-		if 4*missing > len(r.prefixes) {
+		if missing := t.gaps(st, r); 4*missing > len(r.prefixes) {
 			partial = true
 		} else {
 			t.grow(st)
 		}
 		return true
 	})
+	if t.psent >= 64 {
+		lost = 10*t.plost > t.psent
+		t.psent, t.plost = t.psent/2, t.plost/2
+	}
 	return lost, partial
+}
+
+// gaps re-asks the items r's header announced that we do not hold: each
+// run of them between two items we hold becomes a pull of its own. It
+// returns how many were missing.
+func (t *transfer) gaps(st *state, r *pullReq) int {
+	p := r.p
+	s := st.scopeOf(p.prio)
+	ix, err := st.index(s)
+	if err != nil {
+		return 0
+	}
+	holders := slices.Clone(p.holders)
+	if k := slices.Index(holders, r.peer); k >= 0 && len(holders) > 1 {
+		holders = append(slices.Delete(holders, k, k+1), r.peer)
+	}
+	held := map[[PrefixSize]byte]reconcile.Item{}
+	for _, it := range ix.AppendRanks(nil, ix.Rank(r.lo), ix.Rank(r.next)) {
+		held[[PrefixSize]byte(it.ID[:PrefixSize])] = it
+	}
+	missing := 0
+	for a := 0; a < len(r.prefixes); {
+		if has(held, r.prefixes[a]) {
+			a++
+			continue
+		}
+		b := a
+		for b+1 < len(r.prefixes) && !has(held, r.prefixes[b+1]) {
+			b++
+		}
+		lo, hi := r.lo, r.next
+		if a > 0 {
+			lo = after(held[r.prefixes[a-1]])
+		}
+		if b+1 < len(r.prefixes) {
+			hi = held[r.prefixes[b+1]]
+		}
+		missing += b + 1 - a
+		if lo.Less(hi) && p.tries < st.x.o.MaxRetries {
+			t.pulls = append(t.pulls, &pull{prio: p.prio, lo: lo, hi: hi, max: b + 1 - a, holders: holders, tries: p.tries + 1})
+			t.psorted = false
+		} else {
+			st.x.stats.RangesGivenUp++
+		}
+		a = b + 1
+	}
+	st.x.stats.RangeItems += uint64(len(r.prefixes) - missing)
+	return missing
 }
 
 func has(m map[[PrefixSize]byte]reconcile.Item, k [PrefixSize]byte) bool {
@@ -391,6 +446,18 @@ func (st *state) onPull(from netip.AddrPort, m Pull) {
 	i, j := ix.Rank(m.Lo), ix.Rank(m.Hi)
 	k := min(j, i+m.N, i+st.x.o.MaxScan)
 	items := ix.AppendRanks(nil, i, k)
+	if m.HdrOnly {
+		// The asker has the packets: the header alone, unbudgeted.
+		reply := Pull{Reply: true, Scope: m.Scope, N: len(items), Lo: m.Lo, Hi: m.Hi}
+		if k < j {
+			reply.Hi = ix.At(k)
+		}
+		for _, it := range items {
+			reply.Prefixes = append(reply.Prefixes, [PrefixSize]byte(it.ID[:PrefixSize]))
+		}
+		st.sendPullReply(from, reply)
+		return
+	}
 	pkts := make([][]byte, len(items))
 	if len(items) > 0 {
 		at := map[reconcile.ID]int{}
@@ -438,15 +505,13 @@ func (st *state) onPull(from netip.AddrPort, m Pull) {
 		reply.Hi = ix.At(k)
 	}
 	reply.N = len(out)
-	if _, err := dispersy.Create(st.c, RangeType, reply, dispersy.To(from)); err != nil {
+	if !st.sendPullReply(from, reply) {
 		return
 	}
-	st.x.stats.Messages++
-	st.x.stats.RangesServed++
-	if hb, err := reply.AppendBinary(nil); err == nil {
-		st.x.stats.BytesSent += uint64(len(hb))
-	}
-	for _, pk := range out {
+	for x, pk := range out {
+		if st.x.o.lose != nil && st.x.o.lose(st.served, x) {
+			continue
+		}
 		if st.c.SendPacket(from, pk) {
 			st.x.stats.PacketsServed++
 			st.x.stats.BytesSent += uint64(len(pk))
@@ -475,4 +540,21 @@ func (t *transfer) alias(a, b netip.AddrPort) bool {
 		}
 	}
 	return found
+}
+
+// sendPullReply sends the header of an answer to a dispersy-range request.
+func (st *state) sendPullReply(to netip.AddrPort, reply Pull) bool {
+	st.served++
+	if st.x.o.lose != nil && st.x.o.lose(st.served, -1) {
+		return true
+	}
+	if _, err := dispersy.Create(st.c, RangeType, reply, dispersy.To(to)); err != nil {
+		return false
+	}
+	st.x.stats.Messages++
+	st.x.stats.RangesServed++
+	if hb, err := reply.AppendBinary(nil); err == nil {
+		st.x.stats.BytesSent += uint64(len(hb))
+	}
+	return true
 }

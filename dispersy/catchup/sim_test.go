@@ -537,6 +537,7 @@ type nop struct{ x *ext }
 func (n nop) Define(d *dispersy.Definition) {
 	dispersy.Register(d, ReconcileType, dispersy.Handlers[Reconcile]{})
 	dispersy.Register(d, WantType, dispersy.Handlers[Want]{})
+	dispersy.Register(d, RangeType, dispersy.Handlers[Pull]{})
 }
 func (nop) Applied(*dispersy.Engine, []dispersy.Op)            {}
 func (nop) Walked(*dispersy.Community, netip.AddrPort, uint64) {}

@@ -51,6 +51,8 @@ type transfer struct {
 	psorted  bool
 	preqs    []*pullReq // dispersy-range requests in flight
 	ssthresh float64    // slow start (pulls) below it
+	psent    int        // range requests sent, and those lost, recently
+	plost    int
 }
 
 // maxGiven bounds the remembered given-up ids.
@@ -207,7 +209,7 @@ func (t *transfer) pump(st *state) {
 	}
 	now := st.now()
 	n := st.x.o.IDsPerRequest
-	for len(t.reqs)+len(t.preqs) < int(t.cwnd) {
+	for t.inflight(st) < t.cwnd {
 		for len(t.queue) > 0 && (t.queue[0].done || t.queue[0].req != nil) {
 			t.queue = t.queue[1:]
 		}

@@ -208,13 +208,17 @@ func decodeWant(b []byte) (Want, error) {
 // the request's Hi when the range is exhausted), each named by the first
 // PrefixSize bytes of its id, in order; the packets follow.
 //
-//	flags:1 (bit 0: reply) scope:1 n:uvarint lo:bound hi:bound [n × prefix:4]
+//	flags:1 (bit 0: reply, bit 1: header only) scope:1 n:uvarint lo:bound hi:bound [n × prefix:4]
 //	bound = time+1:uvarint (0: infinity) idlen:1 id[:idlen] (no trailing 0)
 //
 // A request has 1 <= n <= MaxPull and lo < hi, and no prefixes; a reply
-// has n <= MaxPull, lo <= hi (lo < hi when n > 0) and n prefixes.
+// has n <= MaxPull, lo <= hi (lo < hi when n > 0) and n prefixes. A
+// request marked header only is answered with the header alone (its
+// items are not sent, nor counted against the upload budget): the asker
+// got the packets but lost the header, and re-asks only the gaps.
 type Pull struct {
 	Reply    bool
+	HdrOnly  bool // request only
 	Scope    uint8
 	N        int
 	Lo, Hi   reconcile.Bound
@@ -234,7 +238,7 @@ func (p Pull) valid() bool {
 		return false
 	}
 	if p.Reply {
-		return len(p.Prefixes) == p.N && !p.Hi.Less(p.Lo) && (p.N == 0 || p.Lo.Less(p.Hi))
+		return !p.HdrOnly && len(p.Prefixes) == p.N && !p.Hi.Less(p.Lo) && (p.N == 0 || p.Lo.Less(p.Hi))
 	}
 	return p.N >= 1 && len(p.Prefixes) == 0 && p.Lo.Less(p.Hi)
 }
@@ -247,6 +251,9 @@ func (p Pull) AppendBinary(b []byte) ([]byte, error) {
 	var f byte
 	if p.Reply {
 		f = 1
+	}
+	if p.HdrOnly {
+		f |= 2
 	}
 	b = append(b, f, p.Scope)
 	b = binary.AppendUvarint(b, uint64(p.N))
@@ -261,10 +268,10 @@ func (p Pull) AppendBinary(b []byte) ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: strict, only
 // the bytes AppendBinary writes are accepted.
 func (p *Pull) UnmarshalBinary(b []byte) error {
-	if len(b) < 2 || b[0] > 1 {
+	if len(b) < 2 || b[0] > 3 {
 		return errPull
 	}
-	*p = Pull{Reply: b[0] == 1, Scope: b[1]}
+	*p = Pull{Reply: b[0]&1 == 1, HdrOnly: b[0]&2 == 2, Scope: b[1]}
 	n, k := binary.Uvarint(b[2:])
 	if k <= 0 || n > MaxPull || len(binary.AppendUvarint(nil, n)) != k {
 		return errPull

@@ -137,14 +137,14 @@ func TestPayloadRejects(t *testing.T) {
 	for _, hx := range []string{
 		"", "00", "0280", "008000", // short, bad flags, no bounds
 		"0080000101", "0080010101", // request for 0 items; lo == hi
-		"00804001020101",           // lo above hi
-		"0080400102010000",         // trailing zero in an id prefix
-		"008080000101" + "00",      // overlong varint
-		"0080c1030101" + "00",      // more than MaxPull
-		"00804001010002aabbccdd",   // request with a prefix
-		"01800101010102aabbcc",     // reply: a prefix cut short
-		"018000010101" + "0000",    // reply with bytes after the bounds
-		"0180010101" + "0101",      // reply with one item over an empty range
+		"00804001020101",         // lo above hi
+		"0080400102010000",       // trailing zero in an id prefix
+		"008080000101" + "00",    // overlong varint
+		"0080c1030101" + "00",    // more than MaxPull
+		"00804001010002aabbccdd", // request with a prefix
+		"01800101010102aabbcc",   // reply: a prefix cut short
+		"018000010101" + "0000",  // reply with bytes after the bounds
+		"0180010101" + "0101",    // reply with one item over an empty range
 	} {
 		b, _ := hex.DecodeString(hx)
 		var p Pull

@@ -32,6 +32,7 @@ type pullReq struct {
 	lo, hi   reconcile.Bound // asked
 	max      int
 	hdrOnly  bool            // asked for the header alone
+	tries    int             // the pull's tries when it was sent
 	got      int             // items of [lo, hi) stored since it was sent
 	hdr      bool            // the answer's header arrived:
 	next     reconcile.Bound // the items sent are those in [lo, next)
@@ -179,6 +180,7 @@ func (t *transfer) sendPull(st *state, p *pull) bool {
 	if !peer.IsValid() {
 		t.dropPull(p)
 		st.x.stats.RangesGivenUp++
+		t.gaveUp = true
 		return false
 	}
 	t.sendPullTo(st, p, peer, p.hdrOnly)
@@ -193,7 +195,7 @@ func (t *transfer) sendPullTo(st *state, p *pull, peer netip.AddrPort, hdrOnly b
 	if n <= 0 {
 		n = st.x.o.RangeMax
 	}
-	r := &pullReq{p: p, peer: peer, lo: p.lo, hi: p.hi, max: n, hdrOnly: hdrOnly, sent: now, deadline: now.Add(st.rto()), retry: p.tries > 0}
+	r := &pullReq{p: p, peer: peer, lo: p.lo, hi: p.hi, max: n, hdrOnly: hdrOnly, tries: p.tries, sent: now, deadline: now.Add(st.rto()), retry: p.tries > 0}
 	p.busy = true
 	t.psent++
 	t.preqs = append(t.preqs, r)
@@ -251,7 +253,7 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 	}
 	r.hdr, r.next, r.prefixes = true, m.Hi, m.Prefixes
 	p := r.p
-	p.busy, p.lo, p.hdrOnly = false, m.Hi, false
+	p.busy, p.lo, p.hdrOnly, p.tries = false, m.Hi, false, 0 // progress: a fresh start
 	if m.N == 0 && m.Hi.Less(p.hi) {
 		// Throttled: ask the others first.
 		if k := slices.Index(p.holders, from); k >= 0 && len(p.holders) > 1 {
@@ -322,10 +324,10 @@ func after(it reconcile.Item) reconcile.Bound {
 // expirePulls handles the requests that timed out. One without a header
 // is asked again, another holder first, or, when its packets came and only
 // the header was lost, asked again for the header alone; one with a header
-// re-asks only its gaps. It reports lost when more than a tenth of the
-// recent requests got no answer at all (random loss of a few is the
-// path's, not congestion), partial when an answer lost more than a quarter
-// of its packets.
+// re-asks only its gaps. It reports lost when more than 15 % of the
+// requests of the last timeout period got no answer at all (random loss of
+// a few is the path's, not congestion), partial when an answer of 8 items
+// or more lost more than a quarter of them.
 func (t *transfer) expirePulls(st *state, now time.Time) (lost, partial bool) {
 	t.preqs = slices.DeleteFunc(t.preqs, func(r *pullReq) bool {
 		if now.Before(r.deadline) {
@@ -349,19 +351,22 @@ func (t *transfer) expirePulls(st *state, now time.Time) (lost, partial bool) {
 			if p.tries++; p.tries > st.x.o.MaxRetries {
 				t.dropPull(p)
 				st.x.stats.RangesGivenUp++
+				t.gaveUp = true
 			}
 			return true
 		}
-		if missing := t.gaps(st, r); 4*missing > len(r.prefixes) {
+		// A small answer (a gap re-asked) that lost its packets says
+		// nothing of congestion.
+		if missing := t.gaps(st, r); 4*missing > len(r.prefixes) && len(r.prefixes) >= 8 {
 			partial = true
 		} else {
 			t.grow(st)
 		}
 		return true
 	})
-	if t.psent >= 64 {
-		lost = 10*t.plost > t.psent
-		t.psent, t.plost = t.psent/2, t.plost/2
+	if t.psent >= 32 && now.Sub(t.pat) >= st.rto() {
+		lost = 100*t.plost > 15*t.psent
+		t.psent, t.plost, t.pat = 0, 0, now
 	}
 	return lost, partial
 }
@@ -402,11 +407,12 @@ func (t *transfer) gaps(st *state, r *pullReq) int {
 			hi = held[r.prefixes[b+1]]
 		}
 		missing += b + 1 - a
-		if lo.Less(hi) && p.tries < st.x.o.MaxRetries {
-			t.pulls = append(t.pulls, &pull{prio: p.prio, lo: lo, hi: hi, max: b + 1 - a, holders: holders, tries: p.tries + 1})
+		if lo.Less(hi) && r.tries < st.x.o.MaxRetries {
+			t.pulls = append(t.pulls, &pull{prio: p.prio, lo: lo, hi: hi, max: b + 1 - a, holders: holders, tries: r.tries + 1})
 			t.psorted = false
 		} else {
 			st.x.stats.RangesGivenUp++
+			t.gaveUp = true
 		}
 		a = b + 1
 	}

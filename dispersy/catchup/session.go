@@ -465,6 +465,17 @@ func (st *state) tick(*dispersy.Context) error {
 	}
 	st.tr.expire(st, now)
 	st.tr.pump(st)
+	if st.tr.gaveUp && !st.tr.active() && len(st.sessions) == 0 {
+		// What was given up may still be missing: check at once with a
+		// proven peer instead of at the next walk exchange.
+		st.tr.gaveUp = false
+		for _, cand := range st.c.Table().Verified(now) {
+			if a := cand.Sock(); st.x.e.Proven(a) && !now.Before(st.backoff[a]) {
+				st.start(a)
+				break
+			}
+		}
+	}
 	st.schedule()
 	return nil
 }

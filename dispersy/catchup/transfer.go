@@ -51,8 +51,10 @@ type transfer struct {
 	psorted  bool
 	preqs    []*pullReq // dispersy-range requests in flight
 	ssthresh float64    // slow start (pulls) below it
-	psent    int        // range requests sent, and those lost, recently
+	psent    int        // range requests sent, and those lost, since pat
 	plost    int
+	pat      time.Time
+	gaveUp   bool // something was given up: check again when the transfer ends
 }
 
 // maxGiven bounds the remembered given-up ids.
@@ -172,6 +174,7 @@ func (t *transfer) expire(st *state, now time.Time) {
 				}
 				t.given[w.id] = true
 				st.x.stats.IDsGivenUp++
+				t.gaveUp = true
 				continue
 			}
 			if i := slices.Index(w.holders, r.peer); i >= 0 && len(w.holders) > 1 {

@@ -32,6 +32,7 @@ type pullReq struct {
 	lo, hi   reconcile.Bound // asked
 	max      int
 	hdrOnly  bool            // asked for the header alone
+	last     bool            // the last item of the answer arrived
 	tries    int             // the pull's tries when it was sent
 	got      int             // items of [lo, hi) stored since it was sent
 	hdr      bool            // the answer's header arrived:
@@ -276,20 +277,21 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 }
 
 // pullCheck ends r when we hold every item its header announced.
-func (st *state) pullCheck(r *pullReq) {
+func (st *state) pullCheck(r *pullReq) bool {
 	s := st.scopeOf(r.p.prio)
 	if s == nil {
-		return
+		return false
 	}
 	ix, err := st.index(s)
 	if err != nil || ix.Rank(r.next)-ix.Rank(r.lo) < len(r.prefixes) {
-		return
+		return false
 	}
 	t := &st.tr
 	t.preqs = slices.DeleteFunc(t.preqs, func(x *pullReq) bool { return x == r })
 	st.x.stats.RangeItems += uint64(len(r.prefixes))
 	t.grow(st)
 	t.wake = true
+	return true
 }
 
 // pulled is called when item of scope s is stored: the request whose
@@ -300,13 +302,20 @@ func (st *state) pulled(s *scope, it reconcile.Item) {
 			continue
 		}
 		r.got++
-		if d := st.now().Add(max(st.rtt, 50*time.Millisecond)); d.After(r.deadline) {
+		if d := st.now().Add(max(st.rtt, 50*time.Millisecond)); d.After(r.deadline) && !r.last {
 			r.deadline = d
 		}
-		if r.hdr {
-			st.pullCheck(r)
-			st.schedule()
+		if r.hdr && !st.pullCheck(r) {
+			if n := len(r.prefixes); n > 0 && [PrefixSize]byte(it.ID[:PrefixSize]) == r.prefixes[n-1] {
+				// The answer's last item: the holder sent its items in
+				// order, so those still missing were lost, or overtaken
+				// by it on the way: wait only the round trip's deviation
+				// for them before re-asking, not a round trip.
+				r.last = true
+				r.deadline = st.now().Add(max(2*st.rttvar, st.rtt/4, 2*time.Millisecond))
+			}
 		}
+		st.schedule()
 		return
 	}
 }
@@ -355,13 +364,7 @@ func (t *transfer) expirePulls(st *state, now time.Time) (lost, partial bool) {
 			}
 			return true
 		}
-		// A small answer (a gap re-asked) that lost its packets says
-		// nothing of congestion.
-		if missing := t.gaps(st, r); 4*missing > len(r.prefixes) && len(r.prefixes) >= 8 {
-			partial = true
-		} else {
-			t.grow(st)
-		}
+		partial = t.gapsFound(st, r) || partial
 		return true
 	})
 	if t.psent >= 32 && now.Sub(t.pat) >= st.rto() {
@@ -369,6 +372,18 @@ func (t *transfer) expirePulls(st *state, now time.Time) (lost, partial bool) {
 		t.psent, t.plost, t.pat = 0, 0, now
 	}
 	return lost, partial
+}
+
+// gapsFound re-asks r's gaps and reports whether they look like
+// congestion: more than a quarter of an answer of 8 items or more lost
+// (a small answer, a gap re-asked, that lost its packets says nothing of
+// congestion); else the answer counts as answered.
+func (t *transfer) gapsFound(st *state, r *pullReq) bool {
+	if missing := t.gaps(st, r); 4*missing > len(r.prefixes) && len(r.prefixes) >= 8 {
+		return true
+	}
+	t.grow(st)
+	return false
 }
 
 // gaps re-asks the items r's header announced that we do not hold: each

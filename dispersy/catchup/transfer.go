@@ -61,7 +61,7 @@ type transfer struct {
 const maxGiven = 1 << 16
 
 func (t *transfer) init() {
-	t.wants, t.given, t.cwnd, t.ssthresh = map[reconcile.ID]*want{}, map[reconcile.ID]bool{}, 4, 1<<30
+	t.wants, t.given, t.cwnd, t.ssthresh = map[reconcile.ID]*want{}, map[reconcile.ID]bool{}, 4, 32
 }
 
 // add records that holder has id (in window win of scope prio).

@@ -111,7 +111,7 @@ func (t *transfer) arrived(st *state, id reconcile.ID) {
 	}
 	if r.left == 0 {
 		t.reqs = slices.DeleteFunc(t.reqs, func(x *request) bool { return x == r })
-		t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd+1/t.cwnd)
+		t.grow(st)
 		t.wake = true
 		st.schedule()
 	}
@@ -158,7 +158,7 @@ func (t *transfer) expire(st *state, now time.Time) {
 		default:
 			// A few packets of the answer lost: the path's random loss,
 			// not congestion; the request counts as answered.
-			t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd+1/t.cwnd)
+			t.grow(st)
 		}
 		st.x.stats.Timeouts++
 		for _, w := range r.wants {

@@ -23,6 +23,8 @@ type pull struct {
 	tries   int
 	busy    bool // a request at lo is in flight without its header
 	hdrOnly bool // its packets came, its header was lost: ask for the header
+	// notBefore: a throttled holder answered nothing; wait a little.
+	notBefore time.Time
 }
 
 // pullReq is one dispersy-range request in flight.
@@ -124,7 +126,7 @@ func (t *transfer) pulling(prio uint8, win reconcile.Window) bool {
 
 // nextPull returns the first pull, in priority then key order, that may
 // be asked now.
-func (t *transfer) nextPull() *pull {
+func (t *transfer) nextPull(now time.Time) *pull {
 	if !t.psorted {
 		slices.SortStableFunc(t.pulls, func(a, b *pull) int {
 			if c := cmp.Compare(b.prio, a.prio); c != 0 {
@@ -135,11 +137,22 @@ func (t *transfer) nextPull() *pull {
 		t.psorted = true
 	}
 	for _, p := range t.pulls {
-		if !p.busy {
+		if !p.busy && !now.Before(p.notBefore) {
 			return p
 		}
 	}
 	return nil
+}
+
+// waiting is the earliest time a throttled pull may be asked again.
+func (t *transfer) waiting(now time.Time) (time.Time, bool) {
+	var at time.Time
+	for _, p := range t.pulls {
+		if !p.busy && now.Before(p.notBefore) && (at.IsZero() || p.notBefore.Before(at)) {
+			at = p.notBefore
+		}
+	}
+	return at, !at.IsZero()
 }
 
 // load is the requests in flight to peer.
@@ -256,10 +269,17 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 	p := r.p
 	p.busy, p.lo, p.hdrOnly, p.tries = false, m.Hi, false, 0 // progress: a fresh start
 	if m.N == 0 && m.Hi.Less(p.hi) {
-		// Throttled: ask the others first.
+		// Throttled: ask the others first, and this pull not before a
+		// tenth of a second (the budget refills at UploadRate per
+		// second); the request took no window.
 		if k := slices.Index(p.holders, from); k >= 0 && len(p.holders) > 1 {
 			p.holders = append(slices.Delete(p.holders, k, k+1), from)
 		}
+		p.notBefore = now.Add(100 * time.Millisecond)
+		t.preqs = slices.DeleteFunc(t.preqs, func(x *pullReq) bool { return x == r })
+		t.wake = true
+		st.schedule()
+		return
 	}
 	if !p.lo.Less(p.hi) {
 		t.dropPull(p)

@@ -441,7 +441,7 @@ func (st *state) schedule() {
 			at = s.deadline
 		}
 	}
-	if d, ok := st.tr.deadline(); ok && (at.IsZero() || d.Before(at)) {
+	if d, ok := st.tr.deadline(st.now()); ok && (at.IsZero() || d.Before(at)) {
 		at = d
 	}
 	if st.tr.wake {

@@ -117,8 +117,9 @@ func (t *transfer) arrived(st *state, id reconcile.ID) {
 	}
 }
 
-// deadline is the earliest request timeout.
-func (t *transfer) deadline() (time.Time, bool) {
+// deadline is the earliest request timeout, or the time a throttled pull
+// may be asked again.
+func (t *transfer) deadline(now time.Time) (time.Time, bool) {
 	var d time.Time
 	for _, r := range t.reqs {
 		if d.IsZero() || r.deadline.Before(d) {
@@ -129,6 +130,9 @@ func (t *transfer) deadline() (time.Time, bool) {
 		if d.IsZero() || r.deadline.Before(d) {
 			d = r.deadline
 		}
+	}
+	if w, ok := t.waiting(now); ok && (d.IsZero() || w.Before(d)) {
+		d = w
 	}
 	return d, !d.IsZero()
 }
@@ -225,7 +229,7 @@ func (t *transfer) pump(st *state) {
 				break
 			}
 		}
-		if p := t.nextPull(); p != nil && (first == nil || p.prio > first.prio || (p.prio == first.prio && p.lo.Time <= first.win.Lo)) {
+		if p := t.nextPull(now); p != nil && (first == nil || p.prio > first.prio || (p.prio == first.prio && p.lo.Time <= first.win.Lo)) {
 			t.sendPull(st, p)
 			continue
 		}

@@ -17,9 +17,10 @@ type Options struct {
 	// IDsPerRequest is how many ids one dispersy-want asks for (default
 	// 24: the answer is that many stored packets, one datagram each).
 	IDsPerRequest int
-	// MaxWindow bounds the requests outstanding at once (default 32); the
-	// window starts at 2, grows by one per window of answered requests and
-	// halves on a timeout (AIMD).
+	// MaxWindow bounds the requests outstanding at once (default 64; a
+	// range request counts as its items over RangeMax); the window starts
+	// at 4, grows by one per answered request up to 32 (slow start), then
+	// by one per window, and halves on a timeout (AIMD).
 	MaxWindow int
 	// MaxRetries is how many times one id is asked for again after a
 	// timeout before it is given up for this node's run (default 4).

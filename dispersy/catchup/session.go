@@ -521,14 +521,17 @@ func (st *state) same(s *session, byScope [][][]byte) bool {
 	if !st.tr.active() {
 		return false
 	}
-	for a, x := range st.firsts {
-		if a != s.peer && x == d && st.tr.alias(a, s.peer) {
-			st.endSession(s, true)
-			st.tr.wake = true
-			st.recruit()
-			st.schedule()
-			return true
+	found := false
+	for a, x := range st.firsts { // every match: the result does not depend on the map's order
+		if a != s.peer && x == d {
+			found = st.tr.alias(a, s.peer) || found
 		}
 	}
-	return false
+	if found {
+		st.endSession(s, true)
+		st.tr.wake = true
+		st.recruit()
+		st.schedule()
+	}
+	return found
 }

@@ -216,18 +216,21 @@ func (t *transfer) pump(st *state) {
 	}
 	now := st.now()
 	n := st.x.o.IDsPerRequest
+	scan := 0 // the wants before it are taken or wait for a pull (during this pump)
 	for t.inflight(st) < t.cwnd {
 		for len(t.queue) > 0 && (t.queue[0].done || t.queue[0].req != nil) {
 			t.queue = t.queue[1:]
+			scan = max(0, scan-1)
 		}
 		// The first want that no pull may fetch, and the first pull.
 		var first *want
 		at := 0
-		for k, w := range t.queue {
-			if !w.done && w.req == nil && !t.pulling(w.prio, w.win) {
+		for k := scan; k < len(t.queue); k++ {
+			if w := t.queue[k]; !w.done && w.req == nil && !t.pulling(w.prio, w.win) {
 				first, at = w, k
 				break
 			}
+			scan = k + 1
 		}
 		if p := t.nextPull(now); p != nil && (first == nil || p.prio > first.prio || (p.prio == first.prio && p.lo.Time <= first.win.Lo)) {
 			t.sendPull(st, p)

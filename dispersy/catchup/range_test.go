@@ -1,6 +1,7 @@
 package catchup
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -214,5 +215,43 @@ func TestRangePullDeterministic(t *testing.T) {
 	t.Logf("%v, %d bytes; %+v", ta, ba, a)
 	if a != b || ta != tb || ba != bb {
 		t.Fatalf("two runs with one seed differ:\n%+v after %v, %d bytes\n%+v after %v, %d bytes", a, ta, ba, b, tb, bb)
+	}
+}
+
+// TestNextPullWithinAcceptableTime: the pump does not start a range above
+// the global times the joiner's engine accepts (pulling 16 ranges of a
+// 100,000-message history at once, the latejoin joiner dropped 640
+// messages as future-global-time), except the first range, so that the
+// transfer always goes on; a throttled range waits.
+func TestNextPullWithinAcceptableTime(t *testing.T) {
+	var tr transfer
+	tr.init()
+	now := time.Unix(100, 0)
+	for _, lo := range []uint64{5000, 100, 900, 20000} {
+		tr.pulls = append(tr.pulls, &pull{prio: 128, lo: reconcile.Bound{Time: lo}, hi: reconcile.Bound{Time: lo + 50}})
+	}
+	order := func(limit uint64) []uint64 {
+		var got []uint64
+		for p := tr.nextPull(now, limit); p != nil; p = tr.nextPull(now, limit) {
+			got = append(got, p.lo.Time)
+			p.busy = true
+		}
+		for _, p := range tr.pulls {
+			p.busy = false
+		}
+		return got
+	}
+	if got := order(1000); !slices.Equal(got, []uint64{100, 900}) {
+		t.Fatalf("limit 1000: pulled %v, want [100 900]", got)
+	}
+	if got := order(50); !slices.Equal(got, []uint64{100}) {
+		t.Fatalf("limit 50: pulled %v, want the first range alone", got)
+	}
+	if got := order(1 << 40); !slices.Equal(got, []uint64{100, 900, 5000, 20000}) {
+		t.Fatalf("no limit: pulled %v", got)
+	}
+	tr.pulls[0].notBefore = now.Add(time.Millisecond) // sorted: lo 100
+	if got := order(1 << 40); !slices.Equal(got, []uint64{900, 5000, 20000}) {
+		t.Fatalf("first range throttled: pulled %v", got)
 	}
 }

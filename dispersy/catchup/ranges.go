@@ -125,8 +125,11 @@ func (t *transfer) pulling(prio uint8, win reconcile.Window) bool {
 }
 
 // nextPull returns the first pull, in priority then key order, that may
-// be asked now.
-func (t *transfer) nextPull(now time.Time) *pull {
+// be asked now: not waiting after a throttled answer, and starting below
+// limit (the global time above which the engine would refuse what it
+// brings as from the future, see acceptable), unless it is the first
+// pull, so that the transfer always goes on.
+func (t *transfer) nextPull(now time.Time, limit uint64) *pull {
 	if !t.psorted {
 		slices.SortStableFunc(t.pulls, func(a, b *pull) int {
 			if c := cmp.Compare(b.prio, a.prio); c != 0 {
@@ -136,12 +139,24 @@ func (t *transfer) nextPull(now time.Time) *pull {
 		})
 		t.psorted = true
 	}
-	for _, p := range t.pulls {
-		if !p.busy && !now.Before(p.notBefore) {
+	for k, p := range t.pulls {
+		if !p.busy && !now.Before(p.notBefore) && (k == 0 || p.lo.Time <= limit) {
 			return p
 		}
 	}
 	return nil
+}
+
+// acceptable is the highest global time the engine accepts now in the
+// community (its rule: max(own clock, median of the verified candidates'
+// clocks) + AcceptableGlobalTimeRange), less a margin for the items of
+// one answer: ranges far above it wait until the clock, raised by what
+// arrives, reaches them (pulling the whole history at once, the joiner
+// dropped messages as future-global-time).
+func (st *state) acceptable() uint64 {
+	base := max(st.c.GlobalTime(), st.c.Table().MedianGlobalTime(st.now()))
+	r := st.x.e.Config().AcceptableGlobalTimeRange
+	return base + r - min(r/4, r)
 }
 
 // waiting is the earliest time a throttled pull may be asked again.

@@ -217,6 +217,7 @@ func (t *transfer) pump(st *state) {
 	now := st.now()
 	n := st.x.o.IDsPerRequest
 	scan := 0 // the wants before it are taken or wait for a pull (during this pump)
+	limit := st.acceptable()
 	for t.inflight(st) < t.cwnd {
 		for len(t.queue) > 0 && (t.queue[0].done || t.queue[0].req != nil) {
 			t.queue = t.queue[1:]
@@ -232,7 +233,7 @@ func (t *transfer) pump(st *state) {
 			}
 			scan = k + 1
 		}
-		if p := t.nextPull(now); p != nil && (first == nil || p.prio > first.prio || (p.prio == first.prio && p.lo.Time <= first.win.Lo)) {
+		if p := t.nextPull(now, limit); p != nil && (first == nil || p.prio > first.prio || (p.prio == first.prio && p.lo.Time <= first.win.Lo)) {
 			t.sendPull(st, p)
 			continue
 		}

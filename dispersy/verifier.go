@@ -1,12 +1,13 @@
 package dispersy
 
 import (
-	"time"
-
+	"bytes"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/dispersy/seen"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -18,6 +19,7 @@ type Inbound struct {
 
 	frame *conversion.Frame // decoded with codec; every signature verified
 	codec *conversion.Codec
+	known bool // the hash of a packet stored recently: not decoded
 }
 
 // Verifier decodes packets and checks their signatures ahead of the
@@ -28,6 +30,7 @@ type Inbound struct {
 // the engine. Safe for concurrent use.
 type Verifier struct {
 	codecs atomic.Pointer[map[keys.CommunityID]*conversion.Codec]
+	stored seen.Set[Hash] // hashes of the packets the engine stored lately
 }
 
 // Verifier returns the engine's verifier. Its view of the loaded
@@ -54,21 +57,19 @@ func (e *Engine) publishCodecs() {
 
 // Check decodes in.Data and verifies its signatures. On success it marks in
 // as verified, so the engine skips both steps; on any failure it leaves in
-// unmarked and the engine decides (and counts) what to do.
+// unmarked and the engine decides (and counts) what to do. A packet whose
+// hash the engine stored lately is marked known instead, unchecked.
 func (v *Verifier) Check(in *Inbound) {
 	in.frame, in.codec = nil, nil
-	cid, ok := conversion.PeekCommunity(in.Data)
-	if !ok {
+	if in.known = v.stored.Has(PacketHash(in.Data)); in.known {
 		return
 	}
+	cid, ok := conversion.PeekCommunity(in.Data)
 	m := v.codecs.Load()
-	if m == nil {
+	if !ok || m == nil || (*m)[cid] == nil {
 		return
 	}
 	codec := (*m)[cid]
-	if codec == nil {
-		return
-	}
 	f, err := codec.Decode(in.Data)
 	if err != nil {
 		return
@@ -98,16 +99,42 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 			continue
 		}
 		e.received(in.Addr, len(in.Data))
-		var pre *conversion.Frame
-		if in.frame != nil {
-			if c := e.communities[in.frame.Community]; c != nil && c.def.codec == in.codec {
-				pre = in.frame
-			}
-		}
-		e.ingest(in.Addr, in.Data, pre)
+		e.ingest(in.Addr, in.Data, e.preverified(in))
 		if e.failed != nil {
 			return e.failed
 		}
 	}
 	return e.flush()
+}
+
+// preverified returns in's frame if its signatures are good: checked by the
+// Verifier, or in is known and byte-identical to a packet stored now (so
+// checked when stored); nil otherwise, and the engine checks them. A store
+// failure here falls back to checking; the inbox's lookup reports it.
+func (e *Engine) preverified(in *Inbound) *conversion.Frame {
+	cid, _ := conversion.PeekCommunity(in.Data)
+	c := e.communities[cid]
+	if in.known && c != nil {
+		if f, err := c.def.codec.Decode(in.Data); err == nil && len(f.Authors) > 0 {
+			key := MessageKey{Member: f.Authors[0].ID, GlobalTime: f.GlobalTime}
+			_ = e.store.Lookup(cid, []MessageKey{key}, func(r *Record) {
+				if bytes.Equal(r.Packet, in.Data) {
+					in.frame, in.codec = f, c.def.codec
+				}
+			})
+		}
+	}
+	if in.frame != nil && c != nil && c.def.codec == in.codec {
+		return in.frame
+	}
+	return nil
+}
+
+// committed remembers the packets of a committed batch as stored.
+func (v *Verifier) committed(b *Batch) {
+	for i := 0; v != nil && i < len(b.Ops); i++ {
+		if op := &b.Ops[i]; op.Kind == OpPut || op.Kind == OpReplacePacket {
+			v.stored.Add(op.Record.Hash)
+		}
+	}
 }

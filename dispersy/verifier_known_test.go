@@ -1,0 +1,145 @@
+package dispersy_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/dispersy-go/dispersy/dispersy"
+	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
+)
+
+// receiveChecked hands pkts to n through its Verifier, as a Node does.
+func receiveChecked(t *testing.T, n *scNode, m *scMember, pkts ...[]byte) []dispersy.Inbound {
+	t.Helper()
+	ins := make([]dispersy.Inbound, len(pkts))
+	for i, p := range pkts {
+		ins[i] = dispersy.Inbound{Addr: m.addr, Data: p}
+		n.eng.Verifier().Check(&ins[i])
+	}
+	if err := n.eng.ReceiveInbound(n.h.now, ins); err != nil {
+		t.Fatal(err)
+	}
+	n.collect()
+	return ins
+}
+
+// badSig returns pkt with its signature's last byte flipped.
+func badSig(pkt []byte) []byte {
+	b := slices.Clone(pkt)
+	b[len(b)-1] ^= 1
+	return b
+}
+
+// A packet the engine stored is known to its Verifier: the copy that comes
+// again is dropped as a duplicate without a signature check. The proof: a
+// stored packet with a broken signature (put in the store behind the
+// engine's back) comes back as a duplicate, not as a bad signature.
+func TestVerifierKnownDuplicateSkipsSignatureCheck(t *testing.T) {
+	h := newScHarness(t)
+	store := dt.NewMemStore()
+	n := h.newNode("N", scWithStore(store))
+	x := scFakeMember("X", 1)
+	p := scCraft(t, n.c, dt.FullSyncText, x.key, 10, 0, dt.Text{Text: "one"})
+	if ins := receiveChecked(t, n, x, p); ins[0].Known() {
+		t.Fatal("a new packet is known")
+	}
+	if got := n.count(dt.FullSyncText.ID()); got != 1 {
+		t.Fatalf("stored %d, want 1", got)
+	}
+	if ins := receiveChecked(t, n, x, p); !ins[0].Known() {
+		t.Fatal("the engine's commit did not make the stored packet known")
+	}
+	if d := n.dropped(dispersy.DropDuplicate); d != 1 {
+		t.Errorf("DropDuplicate %d, want 1", d)
+	}
+
+	forged := badSig(scCraft(t, n.c, dt.FullSyncText, x.key, 11, 0, dt.Text{Text: "two"}))
+	var b dispersy.Batch
+	b.Put(dispersy.Record{Community: scCID, Member: x.key.Public().ID(), GlobalTime: 11, MessageID: dt.FullSyncText.ID(), Hash: dispersy.PacketHash(forged), Packet: forged})
+	if err := store.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	n.eng.Verifier().RememberStored(forged)
+	receiveChecked(t, n, x, forged)
+	if d, bad := n.dropped(dispersy.DropDuplicate), n.dropped(dispersy.DropBadSignature); d != 2 || bad != 0 {
+		t.Errorf("known stored packet: DropDuplicate %d, DropBadSignature %d; want 2, 0 (no signature check)", d, bad)
+	}
+	if got := n.overlay.Handled[dt.FullSyncText.ID()]; len(got) != 1 {
+		t.Errorf("handled %v, want only the first packet", got)
+	}
+}
+
+// A known hash whose packet is not stored (pruned, deleted, replaced, a
+// collision) gets the full check: a good packet is stored and handled, a
+// forged one is dropped for its signature.
+func TestVerifierKnownButNotStoredIsChecked(t *testing.T) {
+	h := newScHarness(t)
+	n := h.newNode("N")
+	x := scFakeMember("X", 1)
+	good := scCraft(t, n.c, dt.FullSyncText, x.key, 10, 0, dt.Text{Text: "good"})
+	forged := badSig(scCraft(t, n.c, dt.FullSyncText, x.key, 11, 0, dt.Text{Text: "forged"}))
+	n.eng.Verifier().RememberStored(good)
+	n.eng.Verifier().RememberStored(forged)
+	ins := receiveChecked(t, n, x, good, forged)
+	if !ins[0].Known() || !ins[1].Known() {
+		t.Fatal("remembered packets are not known")
+	}
+	if got := n.storedTimes(dt.FullSyncText.ID()); !slices.Equal(got, []uint64{10}) {
+		t.Errorf("stored %v, want [10]", got)
+	}
+	if bad := n.dropped(dispersy.DropBadSignature); bad != 1 {
+		t.Errorf("DropBadSignature %d, want 1", bad)
+	}
+	if got := n.overlay.Handled[dt.FullSyncText.ID()]; len(got) != 1 {
+		t.Errorf("handled %v, want the good packet", got)
+	}
+}
+
+// The same packets through ReceiveInbound with every hash known and with
+// none known give the same drops, the same store and the same handler
+// calls.
+func TestVerifierKnownSetChangesNoVerdict(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			h := newScHarness(t)
+			a, b := h.newNode("A"), h.newNode("B")
+			x := scFakeMember("X", 1)
+			var pool [][]byte
+			for gt := uint64(1); gt <= 30; gt++ {
+				p := scCraft(t, a.c, dt.FullSyncText, x.key, gt, 0, dt.Text{Text: fmt.Sprint("m", gt)})
+				if rng.IntN(5) == 0 {
+					p = badSig(p)
+				}
+				pool = append(pool, p)
+			}
+			for range 8 {
+				batch := make([][]byte, 1+rng.IntN(10))
+				for i := range batch {
+					batch[i] = pool[rng.IntN(len(pool))]
+					a.eng.Verifier().RememberStored(batch[i]) // known to A, stored or not
+				}
+				receiveChecked(t, a, x, batch...)
+				ins := make([]dispersy.Inbound, len(batch))
+				for i, p := range batch {
+					ins[i] = dispersy.Inbound{Addr: x.addr, Data: p}
+				}
+				if err := b.eng.ReceiveInbound(h.now, ins); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sa, sb := a.eng.Stats(), b.eng.Stats()
+			if sa.Dropped != sb.Dropped {
+				t.Errorf("Dropped\n known %v\n plain %v", sa.Dropped, sb.Dropped)
+			}
+			if ra, rb := a.records(dt.FullSyncText.ID()), b.records(dt.FullSyncText.ID()); !slices.EqualFunc(ra, rb, func(p, q dispersy.Record) bool { return string(p.Packet) == string(q.Packet) }) {
+				t.Errorf("stored %d vs %d records, or other packets", len(ra), len(rb))
+			}
+			if ha, hb := a.overlay.Handled[dt.FullSyncText.ID()], b.overlay.Handled[dt.FullSyncText.ID()]; !slices.Equal(ha, hb) {
+				t.Errorf("handled\n known %v\n plain %v", ha, hb)
+			}
+		})
+	}
+}

@@ -143,3 +143,41 @@ func TestVerifierKnownSetChangesNoVerdict(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkVerifierKnownDuplicate is a stored packet coming again, through
+// the Node's two stages (Verifier.Check, then ReceiveInbound): "verify" is
+// a packet the verifier does not know as stored (it is verified, then
+// dropped as a duplicate), "known" one it does (hashed and looked up).
+func BenchmarkVerifierKnownDuplicate(b *testing.B) {
+	for _, known := range []bool{false, true} {
+		name := map[bool]string{false: "verify", true: "known"}[known]
+		b.Run(name, func(b *testing.B) {
+			h := newScHarness(b)
+			store := dt.NewMemStore()
+			n := h.newNode("N", scWithStore(store))
+			x := scFakeMember("X", 1)
+			p := scCraft(b, n.c, dt.FullSyncText, x.key, 10, 0, dt.Text{Text: "a chat line of ordinary length, say sixty bytes"})
+			var batch dispersy.Batch
+			batch.Put(dispersy.Record{Community: scCID, Member: x.key.Public().ID(), GlobalTime: 10, MessageID: dt.FullSyncText.ID(), Hash: dispersy.PacketHash(p), Packet: p})
+			if err := store.Apply(&batch); err != nil {
+				b.Fatal(err)
+			}
+			v := n.eng.Verifier()
+			if known {
+				v.RememberStored(p)
+			}
+			ins := make([]dispersy.Inbound, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				ins[0] = dispersy.Inbound{Addr: x.addr, Data: p}
+				v.Check(&ins[0])
+				if err := n.eng.ReceiveInbound(h.now, ins); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if d := n.dropped(dispersy.DropDuplicate); d < uint64(b.N) {
+				b.Fatalf("DropDuplicate %d after %d packets", d, b.N)
+			}
+		})
+	}
+}

@@ -61,20 +61,12 @@ func failf(format string, args ...any) error {
 // demo runs the demo with o and returns the exit status.
 func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
+		stop, err := startProfile(o.cpuprofile)
 		if err != nil {
-			fmt.Fprintf(stderr, "demo: cannot write the CPU profile: %v\n", err)
+			fmt.Fprintf(stderr, "demo: %v\n", err)
 			return exitFail
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			fmt.Fprintf(stderr, "demo: cannot start the CPU profile: %v\n", err)
-			return exitFail
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
+		defer stop()
 	}
 	if o.scenario == scenarioLateJoin {
 		return lateJoin(ctx, o, stdout, stderr)
@@ -114,6 +106,22 @@ func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// startProfile starts a CPU profile written to file; stop ends it.
+func startProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, failf("cannot write the CPU profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, failf("cannot start the CPU profile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // runner holds the demo's peers and resources.
 type runner struct {
 	o        options
@@ -147,6 +155,7 @@ type result struct {
 	cpu                time.Duration
 	maxRSS             uint64
 	idleCores          float64 // -1: not measured
+	preloadTime        time.Duration
 	latency            latencyReport
 }
 
@@ -171,6 +180,10 @@ type report struct {
 	Duplicates       uint64   `json:"duplicates"`
 	IdleSeconds      float64  `json:"idle_seconds,omitempty"`
 	IdleCPUCores     *float64 `json:"idle_cpu_cores,omitempty"`
+	// Preloaded is -preload: chat lines every store held at the start,
+	// written in PreloadSeconds (before ready_seconds starts).
+	Preloaded      int     `json:"preloaded,omitempty"`
+	PreloadSeconds float64 `json:"preload_seconds,omitempty"`
 	latencyReport
 }
 
@@ -187,6 +200,7 @@ func (r result) report(o options) report {
 	if r.deliveries > 0 {
 		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
 	}
+	rep.Preloaded, rep.PreloadSeconds = o.preload, r.preloadTime.Seconds()
 	if r.idleCores >= 0 {
 		c := r.idleCores
 		rep.IdleCPUCores, rep.IdleSeconds = &c, o.idle.Seconds()
@@ -218,12 +232,15 @@ func (r result) hint(o options) string {
 // creates the messages and waits for convergence. Its error is a local
 // failure.
 func (d *runner) run(ctx context.Context) (result, error) {
-	t0 := time.Now()
-	d.deadline = t0.Add(d.o.timeout)
 	res := result{idleCores: -1}
 	if err := d.folder(); err != nil {
 		return res, err
 	}
+	if err := d.preloadStores(&res); err != nil {
+		return res, err
+	}
+	t0 := time.Now()
+	d.deadline = t0.Add(d.o.timeout)
 	if err := d.start(ctx); err != nil {
 		return res, err
 	}
@@ -277,6 +294,39 @@ func (d *runner) run(ctx context.Context) (result, error) {
 	return res, nil
 }
 
+// preloadStores writes -preload chat lines into every peer's store file
+// before any node starts: the latejoin scenario's history, created and
+// signed once. -timeout counts from its end.
+func (d *runner) preloadStores(res *result) error {
+	if d.o.preload == 0 {
+		return nil
+	}
+	t0 := time.Now()
+	fmt.Fprintf(d.stderr, "creating %d chat lines and writing them into %d stores\n", d.o.preload, d.o.peers)
+	h, err := makeChatHistory(d.o.seed, d.o.preload)
+	if err != nil {
+		return err
+	}
+	for i := range d.o.peers {
+		st, err := database.Open(d.storePath(i), database.Options{ReadConns: 1})
+		if err != nil {
+			return storeFailure(i, d.storePath(i), err)
+		}
+		err = h.write(st)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return failf("writing the preloaded chat lines into the store of peer %d: %v", i, err)
+		}
+	}
+	res.preloadTime = time.Since(t0)
+	return nil
+}
+
+// storePath is peer i's store file.
+func (d *runner) storePath(i int) string { return filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)) }
+
 // finish records the traffic and the process's resources at the end of
 // the run.
 func (d *runner) finish(res *result) {
@@ -300,7 +350,15 @@ func (d *runner) finish(res *result) {
 
 // measureIdle lets the converged peers run for -idle and records the
 // process's CPU over it, in cores.
+// With -idleprofile it writes a CPU profile of that phase.
 func (d *runner) measureIdle(ctx context.Context, res *result) error {
+	if d.o.idleprof != "" {
+		stop, err := startProfile(d.o.idleprof)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	cpu0, _, ok := usage()
 	t0 := time.Now()
 	select {
@@ -411,7 +469,7 @@ func (d *runner) startPeer(ctx context.Context, i int) error {
 	if i > 0 {
 		tracker = []netip.AddrPort{d.peers[0].ep.LocalAddr()}
 	}
-	p := &peer{index: i, key: peerKey(o.seed, i), path: filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)), done: make(chan error, 1)}
+	p := &peer{index: i, key: peerKey(o.seed, i), path: d.storePath(i), done: make(chan error, 1)}
 	st, err := database.Open(p.path, database.Options{ReadConns: 1})
 	if err != nil {
 		return storeFailure(i, p.path, err)

@@ -60,7 +60,16 @@
 // queue-full) and, with -idle D, idle_seconds and
 // idle_cpu_cores: after convergence the peers keep walking for D and the
 // process's CPU over it is divided by D. -cpuprofile FILE writes a CPU
-// profile of the whole run (go tool pprof -top FILE). The demo reads every
+// profile of the whole run (go tool pprof -top FILE), -idleprofile FILE
+// one of the -idle phase alone. -preload N writes N chat lines (the
+// latejoin scenario's history: created and signed once) into every
+// peer's store before the nodes start, so idle_cpu_cores can be measured
+// at a large history without delivering it (preloaded and
+// preload_seconds in the JSON; -timeout counts from the end of it):
+//
+//	go run ./tools/demo -peers 20 -messages 20 -step 1s -preload 100000 -idle 20s -json
+//
+// The demo reads every
 // store once a second for the progress bar and otherwise only counts rows,
 // so its own share of cpu_seconds stays small.
 //
@@ -71,7 +80,8 @@
 // -seed (keys, walkers and loss; default 1), -step (walker step interval,
 // default 200ms; every candidate lifetime is scaled with it), -port (listen
 // on ports P..P+peers-1; default free ports), -json, -idle (default 0: not
-// measured), -cpuprofile, -http (serve peer 0's status page, status.json
+// measured), -idleprofile, -preload (default 0; not with -dir),
+// -cpuprofile, -http (serve peer 0's status page, status.json
 // and metrics on this TCP address, e.g. 127.0.0.1:8080, until the demo ends;
 // see package dispersy/debughttp).
 //

@@ -199,6 +199,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-publishers", "5", "-peers", "4"}, "-publishers 5: must be between 1 and -peers (4)"},
 		{[]string{"-publishers", "-1"}, "-publishers -1"},
 		{[]string{"-idle", "-1s"}, "-idle -1s"},
+		{[]string{"-idleprofile", "f"}, "-idleprofile profiles the -idle phase"},
+		{[]string{"-idleprofile", "f", "-idle", "1s", "-cpuprofile", "g"}, "-idleprofile profiles the -idle phase"},
+		{[]string{"-preload", "-1"}, "-preload -1"},
+		{[]string{"-preload", "10", "-dir", "x"}, "-preload writes into new stores"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -71,6 +71,33 @@ func TestVerifierKnownDuplicateSkipsSignatureCheck(t *testing.T) {
 	}
 }
 
+// Copies of one packet that reach the Verifier before the first is stored
+// (a push and a pull at once, in one batch or two) are verified once: the
+// others are byte-identical, so their signatures are too. A forgery with
+// the same key (other bytes) is verified, and dropped for it; the engine
+// keeps one copy and drops the others as duplicates.
+func TestVerifierSameBytesVerifiedOnce(t *testing.T) {
+	h := newScHarness(t)
+	n := h.newNode("N")
+	x := scFakeMember("X", 1)
+	p := scCraft(t, n.c, dt.FullSyncText, x.key, 10, 0, dt.Text{Text: "pushed and pulled"})
+	receiveChecked(t, n, x, p, slices.Clone(p), badSig(p))
+	receiveChecked(t, n, x, slices.Clone(p)) // a later batch: stored, known
+	want := dispersy.VerifierStats{Verified: 2, Known: 1, Same: 1}
+	if got := n.eng.Verifier().Stats(); got != want {
+		t.Errorf("Verifier.Stats %+v, want %+v", got, want)
+	}
+	if got := n.storedTimes(dt.FullSyncText.ID()); !slices.Equal(got, []uint64{10}) {
+		t.Errorf("stored %v, want [10]", got)
+	}
+	if d, bad := n.dropped(dispersy.DropDuplicate), n.dropped(dispersy.DropBadSignature); d != 2 || bad != 1 {
+		t.Errorf("DropDuplicate %d, DropBadSignature %d; want 2, 1", d, bad)
+	}
+	if got := n.overlay.Handled[dt.FullSyncText.ID()]; len(got) != 1 {
+		t.Errorf("handled %v, want one copy", got)
+	}
+}
+
 // A known hash whose packet is not stored (pruned, deleted, replaced, a
 // collision) gets the full check: a good packet is stored and handled, a
 // forged one is dropped for its signature.

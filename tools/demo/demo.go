@@ -152,34 +152,42 @@ type result struct {
 	missing            int    // (peer, message) pairs still missing at the end
 	deliveries         uint64 // (peer, message) pairs that arrived over the network
 	duplicates         uint64 // messages received that the peer held already
-	cpu                time.Duration
-	maxRSS             uint64
-	idleCores          float64 // -1: not measured
-	preloadTime        time.Duration
-	latency            latencyReport
+	// The Verifiers' counts (dispersy.VerifierStats), summed over peers.
+	sigChecks, knownSkips, sameSkips uint64
+	cpu                              time.Duration
+	maxRSS                           uint64
+	idleCores                        float64 // -1: not measured
+	preloadTime                      time.Duration
+	latency                          latencyReport
 }
 
 // report is the -json output.
 type report struct {
-	Peers            int      `json:"peers"`
-	Messages         int      `json:"messages"`
-	Publishers       int      `json:"publishers"`
-	Step             string   `json:"step"`
-	Loss             float64  `json:"loss"`
-	Ready            bool     `json:"ready"`
-	Converged        bool     `json:"converged"`
-	ReadySeconds     float64  `json:"ready_seconds"`
-	Seconds          float64  `json:"seconds"`
-	CPUSeconds       float64  `json:"cpu_seconds"`
-	BytesSent        uint64   `json:"bytes_sent"`
-	DatagramsSent    uint64   `json:"datagrams_sent"`
-	Deliveries       uint64   `json:"deliveries"`
-	BytesPerDelivery float64  `json:"bytes_per_delivery"`
-	MaxRSSMB         float64  `json:"max_rss_mb"`
-	MissingAtEnd     int      `json:"missing_at_end"`
-	Duplicates       uint64   `json:"duplicates"`
-	IdleSeconds      float64  `json:"idle_seconds,omitempty"`
-	IdleCPUCores     *float64 `json:"idle_cpu_cores,omitempty"`
+	Peers            int     `json:"peers"`
+	Messages         int     `json:"messages"`
+	Publishers       int     `json:"publishers"`
+	Step             string  `json:"step"`
+	Loss             float64 `json:"loss"`
+	Ready            bool    `json:"ready"`
+	Converged        bool    `json:"converged"`
+	ReadySeconds     float64 `json:"ready_seconds"`
+	Seconds          float64 `json:"seconds"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	BytesSent        uint64  `json:"bytes_sent"`
+	DatagramsSent    uint64  `json:"datagrams_sent"`
+	Deliveries       uint64  `json:"deliveries"`
+	BytesPerDelivery float64 `json:"bytes_per_delivery"`
+	MaxRSSMB         float64 `json:"max_rss_mb"`
+	MissingAtEnd     int     `json:"missing_at_end"`
+	Duplicates       uint64  `json:"duplicates"`
+	// The packets whose signatures the peers' Verifiers checked, and those
+	// they did not check: stored lately (known) or byte-identical to one
+	// verified lately (same); dispersy.VerifierStats.
+	SignatureChecks uint64   `json:"signature_checks"`
+	SkippedKnown    uint64   `json:"skipped_known"`
+	SkippedSame     uint64   `json:"skipped_same"`
+	IdleSeconds     float64  `json:"idle_seconds,omitempty"`
+	IdleCPUCores    *float64 `json:"idle_cpu_cores,omitempty"`
 	// Preloaded is -preload: chat lines every store held at the start,
 	// written in PreloadSeconds (before ready_seconds starts).
 	Preloaded      int     `json:"preloaded,omitempty"`
@@ -196,6 +204,7 @@ func (r result) report(o options) report {
 		CPUSeconds: r.cpu.Seconds(), BytesSent: r.bytes, DatagramsSent: r.datagrams,
 		Deliveries: r.deliveries, MaxRSSMB: float64(r.maxRSS) / (1 << 20),
 		MissingAtEnd: r.missing, Duplicates: r.duplicates, latencyReport: r.latency,
+		SignatureChecks: r.sigChecks, SkippedKnown: r.knownSkips, SkippedSame: r.sameSkips,
 	}
 	if r.deliveries > 0 {
 		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
@@ -340,11 +349,18 @@ func (d *runner) finish(res *result) {
 	for _, p := range d.peers {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		st, err := p.node.Stats(ctx)
-		cancel()
+		if err == nil {
+			err = p.node.Do(ctx, func(e *dispersy.Engine) error {
+				v := e.Verifier().Stats()
+				res.sigChecks, res.knownSkips, res.sameSkips = res.sigChecks+v.Verified, res.knownSkips+v.Known, res.sameSkips+v.Same
+				return nil
+			})
+		}
 		if err == nil {
 			res.duplicates += st.DroppedBy(dispersy.DropDuplicate)
 			res.latency.Shed += st.DroppedBy(dispersy.DropOverload) + st.DroppedBy(dispersy.DropQueueFull)
 		}
+		cancel()
 	}
 }
 

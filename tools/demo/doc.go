@@ -52,7 +52,11 @@
 // bytes_per_delivery (bytes_sent / deliveries), max_rss_mb (the process's
 // peak resident set), missing_at_end ((peer, message) pairs missing when
 // the run ended; 0 on success), duplicates (messages the peers received
-// and dropped because they held them already; each cost a signature check)
+// and dropped because they held them already), signature_checks,
+// skipped_known and skipped_same (the packets the peers' Verifiers checked
+// the signatures of, and those they did not: stored lately, left to the
+// duplicate check, or byte-identical to one verified lately;
+// dispersy.VerifierStats),
 // do_samples, do_p50_ms, do_p99_ms and do_max_ms (a trivial Node.Do timed
 // on every peer every 100 ms from the start until the figures are taken:
 // how long the node's own API waits behind its incoming work), shed

@@ -404,6 +404,10 @@ func TestJSON(t *testing.T) {
 	if r.ReadySeconds <= 0 || r.Seconds <= 0 || r.CPUSeconds <= 0 || r.MaxRSSMB <= 0 {
 		t.Errorf("report %+v: times, CPU and memory must be positive", r)
 	}
+	// Every delivery passed a Verifier: checked, or a copy of one checked.
+	if r.SignatureChecks+r.SkippedSame == 0 {
+		t.Errorf("report %+v: no signature checks counted", r)
+	}
 	if r.IdleCPUCores == nil || *r.IdleCPUCores < 0 || r.IdleSeconds != 0.3 {
 		t.Errorf("report %+v: want idle_cpu_cores measured over 0.3 s", r)
 	}

@@ -115,6 +115,7 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 		return e.failed
 	}
 	e.SetTime(now)
+	e.confirmKnown(ins)
 	for i := range ins {
 		in := &ins[i]
 		e.stats.Received++
@@ -133,26 +134,60 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 }
 
 // preverified returns in's frame if its signatures are good: checked by the
-// Verifier, or in is known and byte-identical to a packet stored now (so
-// checked when stored); nil otherwise, and the engine checks them. A store
-// failure here falls back to checking; the inbox's lookup reports it.
+// Verifier, or confirmed by confirmKnown; nil otherwise, and the engine
+// checks them.
 func (e *Engine) preverified(in *Inbound) *conversion.Frame {
-	cid, _ := conversion.PeekCommunity(in.Data)
-	c := e.communities[cid]
-	if in.known && c != nil {
-		if f, err := c.def.codec.Decode(in.Data); err == nil && len(f.Authors) > 0 {
-			key := MessageKey{Member: f.Authors[0].ID, GlobalTime: f.GlobalTime}
-			_ = e.store.Lookup(cid, []MessageKey{key}, func(r *Record) {
-				if bytes.Equal(r.Packet, in.Data) {
-					in.frame, in.codec = f, c.def.codec
-				}
-			})
-		}
-	}
-	if in.frame != nil && c != nil && c.def.codec == in.codec {
+	if c := e.communities[in.codecCID()]; in.frame != nil && c != nil && c.def.codec == in.codec {
 		return in.frame
 	}
 	return nil
+}
+
+// codecCID is the community id in's packet names.
+func (in *Inbound) codecCID() keys.CommunityID {
+	cid, _ := conversion.PeekCommunity(in.Data)
+	return cid
+}
+
+// confirmKnown marks the known packets of ins that are byte-identical to a
+// packet stored now (so checked when stored) as verified, with one store
+// lookup per community. The others are checked by the engine; a store
+// failure here falls back to checking (the inbox's lookup reports it).
+func (e *Engine) confirmKnown(ins []Inbound) {
+	type at struct {
+		cid keys.CommunityID
+		key MessageKey
+	}
+	var cids []keys.CommunityID
+	keysOf := map[keys.CommunityID][]MessageKey{}
+	idx := map[at][]int{}
+	for i := range ins {
+		in := &ins[i]
+		c := e.communities[in.codecCID()]
+		if !in.known || c == nil {
+			continue
+		}
+		f, err := c.def.codec.Decode(in.Data)
+		if err != nil || len(f.Authors) == 0 {
+			continue
+		}
+		in.frame = f // in.codec stays nil until the store confirms
+		k := at{c.cid, MessageKey{Member: f.Authors[0].ID, GlobalTime: f.GlobalTime}}
+		if keysOf[k.cid] == nil {
+			cids = append(cids, k.cid)
+		}
+		keysOf[k.cid] = append(keysOf[k.cid], k.key)
+		idx[k] = append(idx[k], i)
+	}
+	for _, cid := range cids {
+		_ = e.store.Lookup(cid, keysOf[cid], func(r *Record) {
+			for _, i := range idx[at{cid, MessageKey{Member: r.Member, GlobalTime: r.GlobalTime}}] {
+				if bytes.Equal(r.Packet, ins[i].Data) {
+					ins[i].codec = e.communities[cid].def.codec
+				}
+			}
+		})
+	}
 }
 
 // committed remembers the packets of a committed batch as stored.

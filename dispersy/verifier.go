@@ -2,6 +2,7 @@ package dispersy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -31,10 +32,11 @@ type Inbound struct {
 type Verifier struct {
 	codecs atomic.Pointer[map[keys.CommunityID]*conversion.Codec]
 	stored seen.Set[Hash] // hashes of the packets the engine stored lately
-	// good holds packets whose signatures verified lately: a copy that
-	// comes again before the first is stored (pushed and pulled at once)
-	// has the same signatures, a pure function of its bytes.
-	good                  seen.Set[string]
+	// good holds the SHA-256 of packets whose signatures verified lately:
+	// a copy that comes again before the first is stored (pushed and
+	// pulled at once) has the same signatures, a pure function of its
+	// bytes (docs/security.md, "Signatures checked once").
+	good                  seen.Set[[sha256.Size]byte]
 	verified, known, same atomic.Uint64
 }
 
@@ -54,7 +56,7 @@ func (v *Verifier) Stats() VerifierStats {
 // communities follows Join, Leave and auto-load.
 func (e *Engine) Verifier() *Verifier {
 	if e.verifier == nil {
-		e.verifier = &Verifier{good: seen.Set[string]{Max: 2048}}
+		e.verifier = &Verifier{good: seen.Set[[sha256.Size]byte]{Max: 4096}}
 		e.publishCodecs()
 	}
 	return e.verifier
@@ -75,10 +77,12 @@ func (e *Engine) publishCodecs() {
 // Check decodes in.Data and verifies its signatures. On success it marks in
 // as verified, so the engine skips both steps; on any failure it leaves in
 // unmarked and the engine decides (and counts) what to do. A packet whose
-// hash the engine stored lately is marked known instead, unchecked.
+// hash the engine stored lately is marked known instead, unchecked; one
+// whose SHA-256 it verified lately is marked verified without a check.
 func (v *Verifier) Check(in *Inbound) {
 	in.frame, in.codec = nil, nil
-	if in.known = v.stored.Has(PacketHash(in.Data)); in.known {
+	sum := sha256.Sum256(in.Data)
+	if in.known = v.stored.Has(Hash(sum[:HashSize])); in.known {
 		v.known.Add(1)
 		return
 	}
@@ -92,7 +96,7 @@ func (v *Verifier) Check(in *Inbound) {
 	if err != nil {
 		return
 	}
-	if v.good.Has(string(in.Data)) {
+	if v.good.Has(sum) {
 		v.same.Add(1)
 		in.frame, in.codec = f, codec
 		return
@@ -104,7 +108,7 @@ func (v *Verifier) Check(in *Inbound) {
 			return
 		}
 	}
-	v.good.Add(string(in.Data))
+	v.good.Add(sum)
 	in.frame, in.codec = f, codec
 }
 

@@ -190,7 +190,7 @@ func BenchmarkVerifierKnownDuplicate(b *testing.B) {
 				x := scFakeMember("X", 1)
 				v := n.eng.Verifier()
 				var batch dispersy.Batch
-				pkts := make([][]byte, 4096)
+				pkts := make([][]byte, 8192)
 				for i := range pkts {
 					gt := uint64(10 + i)
 					pkts[i] = scCraft(b, n.c, dt.FullSyncText, x.key, gt, 0, dt.Text{Text: "a chat line of ordinary length, say sixty bytes"})

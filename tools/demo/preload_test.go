@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPreload: -preload N writes N chat lines into every store before the
@@ -42,5 +45,34 @@ func TestPreload(t *testing.T) {
 	}
 	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("%s is not a gzip-compressed profile (%d bytes)", prof, len(b))
+	}
+}
+
+// TestCountedSkipsFullStores: once a store holds as many messages as
+// expected, the demo's polling does not count it again (a store's count
+// does not shrink), so the polling costs the nodes less; the proof: a
+// full store that is closed afterwards is not read.
+func TestCountedSkipsFullStores(t *testing.T) {
+	o, _, ok := parse([]string{"-peers", "2", "-timeout", "1m"}, io.Discard, io.Discard)
+	if !ok {
+		t.Fatal("parse")
+	}
+	d := &runner{o: o, stderr: io.Discard}
+	d.deadline = time.Now().Add(o.timeout)
+	defer d.close()
+	if err := d.folder(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := d.counted(expected{}); !done || err != nil {
+		t.Fatalf("counted with nothing expected: %v, %v", done, err)
+	}
+	if err := d.peers[1].store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := d.counted(expected{}); !done || err != nil {
+		t.Errorf("counted read a full store again: %v, %v", done, err)
 	}
 }

@@ -42,7 +42,7 @@ type Verifier struct {
 
 // VerifierStats counts what Check did with the packets it saw.
 type VerifierStats struct {
-	Verified uint64 // signatures checked
+	Verified uint64 // signed packets whose signatures were checked
 	Known    uint64 // stored lately: left to the engine's duplicate check
 	Same     uint64 // byte-identical to a packet verified lately: not checked again
 }
@@ -96,19 +96,20 @@ func (v *Verifier) Check(in *Inbound) {
 	if err != nil {
 		return
 	}
-	if v.good.Has(sum) {
+	switch {
+	case len(f.Authors) == 0: // unsigned
+	case v.good.Has(sum):
 		v.same.Add(1)
-		in.frame, in.codec = f, codec
-		return
-	}
-	v.verified.Add(1)
-	body := f.Body()
-	for i, a := range f.Authors {
-		if a.Key == nil || !a.Key.Verify(body, f.Signatures[i]) {
-			return
+	default:
+		v.verified.Add(1)
+		body := f.Body()
+		for i, a := range f.Authors {
+			if a.Key == nil || !a.Key.Verify(body, f.Signatures[i]) {
+				return
+			}
 		}
+		v.good.Add(sum)
 	}
-	v.good.Add(sum)
 	in.frame, in.codec = f, codec
 }
 

@@ -155,6 +155,7 @@ type result struct {
 	duplicates         uint64 // messages received that the peer held already
 	// The Verifiers' counts (dispersy.VerifierStats), summed over peers.
 	sigChecks, knownSkips, sameSkips uint64
+	catchup                          *catchup.Stats // summed over peers; nil when off
 	cpu                              time.Duration
 	maxRSS                           uint64
 	idleCores                        float64 // -1: not measured
@@ -184,11 +185,14 @@ type report struct {
 	// The packets whose signatures the peers' Verifiers checked, and those
 	// they did not check: stored lately (known) or byte-identical to one
 	// verified lately (same); dispersy.VerifierStats.
-	SignatureChecks uint64   `json:"signature_checks"`
-	SkippedKnown    uint64   `json:"skipped_known"`
-	SkippedSame     uint64   `json:"skipped_same"`
-	IdleSeconds     float64  `json:"idle_seconds,omitempty"`
-	IdleCPUCores    *float64 `json:"idle_cpu_cores,omitempty"`
+	SignatureChecks uint64 `json:"signature_checks"`
+	SkippedKnown    uint64 `json:"skipped_known"`
+	SkippedSame     uint64 `json:"skipped_same"`
+	// Catchup is the peers' catch-up counters (catchup.Stats), summed,
+	// when -reconcile is on.
+	Catchup      *catchup.Stats `json:"catchup,omitempty"`
+	IdleSeconds  float64        `json:"idle_seconds,omitempty"`
+	IdleCPUCores *float64       `json:"idle_cpu_cores,omitempty"`
 	// Preloaded is -preload: chat lines every store held at the start,
 	// written in PreloadSeconds (before ready_seconds starts).
 	Preloaded      int     `json:"preloaded,omitempty"`
@@ -205,7 +209,7 @@ func (r result) report(o options) report {
 		CPUSeconds: r.cpu.Seconds(), BytesSent: r.bytes, DatagramsSent: r.datagrams,
 		Deliveries: r.deliveries, MaxRSSMB: float64(r.maxRSS) / (1 << 20),
 		MissingAtEnd: r.missing, Duplicates: r.duplicates, latencyReport: r.latency,
-		SignatureChecks: r.sigChecks, SkippedKnown: r.knownSkips, SkippedSame: r.sameSkips,
+		SignatureChecks: r.sigChecks, SkippedKnown: r.knownSkips, SkippedSame: r.sameSkips, Catchup: r.catchup,
 	}
 	if r.deliveries > 0 {
 		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
@@ -354,6 +358,12 @@ func (d *runner) finish(res *result) {
 			err = p.node.Do(ctx, func(e *dispersy.Engine) error {
 				v := e.Verifier().Stats()
 				res.sigChecks, res.knownSkips, res.sameSkips = res.sigChecks+v.Verified, res.knownSkips+v.Known, res.sameSkips+v.Same
+				if cs := catchupStats(e); cs != nil {
+					if res.catchup == nil {
+						res.catchup = &catchup.Stats{}
+					}
+					res.catchup.Add(*cs)
+				}
 				return nil
 			})
 		}

@@ -56,7 +56,8 @@
 // skipped_known and skipped_same (the packets the peers' Verifiers checked
 // the signatures of, and those they did not: stored lately, left to the
 // duplicate check, or byte-identical to one verified lately;
-// dispersy.VerifierStats),
+// dispersy.VerifierStats), catchup (the peers' catch-up counters,
+// catchup.Stats, summed; with -reconcile),
 // do_samples, do_p50_ms, do_p99_ms and do_max_ms (a trivial Node.Do timed
 // on every peer every 100 ms from the start until the figures are taken:
 // how long the node's own API waits behind its incoming work), shed

@@ -404,6 +404,10 @@ func TestJSON(t *testing.T) {
 	if r.ReadySeconds <= 0 || r.Seconds <= 0 || r.CPUSeconds <= 0 || r.MaxRSSMB <= 0 {
 		t.Errorf("report %+v: times, CPU and memory must be positive", r)
 	}
+	// Catch-up is on by default: its counters are summed over the peers.
+	if r.Catchup == nil || r.Catchup.Sessions == 0 {
+		t.Errorf("report %+v: no catch-up counters", r)
+	}
 	// Every delivery passed a Verifier: checked, or a copy of one checked.
 	if r.SignatureChecks+r.SkippedSame == 0 {
 		t.Errorf("report %+v: no signature checks counted", r)

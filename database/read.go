@@ -635,9 +635,28 @@ func (s *Store) Count(cid keys.CommunityID, types []uint8) (int, error) {
 	if !ok || len(types) == 0 {
 		return 0, nil
 	}
+	key := strconv.FormatInt(id, 10) + ":" + string(types)
+	gen := s.scans.gen.Load()
+	s.countMu.Lock()
+	c, hit := s.counts[key]
+	s.countMu.Unlock()
+	if hit && c.gen == gen {
+		return c.n, nil
+	}
 	var n int
 	if _, err := s.queryRow(ctx, countSQL(types), []any{id}, &n); err != nil {
 		return 0, s.fail("count", err)
+	}
+	s.countSQL.Add(1)
+	// Apply bumps the generation before it commits, so a count read while
+	// the generation stayed gen saw no commit after gen.
+	if s.scans.gen.Load() == gen {
+		s.countMu.Lock()
+		if s.counts == nil || len(s.counts) > 64 {
+			s.counts = map[string]countEntry{}
+		}
+		s.counts[key] = countEntry{gen, n}
+		s.countMu.Unlock()
 	}
 	return n, nil
 }

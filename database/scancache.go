@@ -27,8 +27,10 @@ import (
 // cache was last dropped count up, and once they reach what a build would
 // read (the previous build's size; scanCacheFirst before any), the build
 // pays off. An Apply that only puts messages (and members, options) adds
-// their keys to a built cache of up to scanPatchMax keys (a new slice:
-// Scans in flight keep theirs); any other Apply drops it. Communities
+// their keys to a built cache (up to scanPatchMax keys wait, unsorted, for
+// the next Scan, which merges them into a new slice: Scans in flight keep
+// theirs, and a store taking many small Applies copies its keys once per
+// Scan, not once per Apply); any other Apply drops it. Communities
 // above scanCacheMax live messages are not cached (a 1M-message store
 // would need 32 MB per community), and their scans read about a filter's
 // capacity per call.
@@ -41,9 +43,17 @@ var scanCacheFirst = 4096
 // holds (32 bytes each).
 var scanCacheMax = 250_000
 
-// scanPatchMax is the largest cache an Apply patches (a copy per Apply);
-// above it an Apply drops the cache.
+// scanPatchMax is the most keys Applies may add to a built cache before
+// a Scan merges them in (one copy per Scan that follows writes, not one
+// per Apply); beyond it an Apply drops the cache.
 var scanPatchMax = 65_536
+
+// Test hooks: testHookBuild runs in a cache build before (false) and after
+// (true) its read, testHookCommitted when committed starts.
+var (
+	testHookBuild     func(after bool)
+	testHookCommitted func()
+)
 
 // scanCache holds the cached keys of each community of a Store.
 type scanCache struct {
@@ -64,6 +74,7 @@ type scanKey struct {
 type scanState struct {
 	gen      uint64 // generation the fields below describe
 	keys     []scanKey
+	pending  []scanKey // added by Applies since keys was built or merged, unsorted
 	built    bool
 	tooBig   bool
 	read     int // keys read through SQL at gen
@@ -81,6 +92,9 @@ func (c *scanCache) invalidate() { c.gen.Add(1) }
 // otherwise every cache is dropped.
 func (s *Store) committed(b *dispersy.Batch) {
 	c := &s.scans
+	if testHookCommitted != nil {
+		testHookCommitted()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.gen.Add(1)
@@ -106,25 +120,38 @@ func (s *Store) committed(b *dispersy.Batch) {
 		}
 	}
 	for id, st := range c.comms {
-		if !st.built || st.gen != g-2 || len(st.keys)+len(adds[id]) > scanPatchMax {
+		add := adds[id]
+		if !st.built || st.gen != g-2 || len(st.pending)+len(add) > scanPatchMax || len(st.keys)+len(st.pending)+len(add) > scanCacheMax {
 			continue
 		}
-		if add := adds[id]; len(add) > 0 {
-			slices.SortFunc(add, compareKeys)
-			merged := make([]scanKey, 0, len(st.keys)+len(add))
-			old := st.keys
-			for len(old) > 0 && len(add) > 0 {
-				if compareKeys(add[0], old[0]) < 0 {
-					merged, add = append(merged, add[0]), add[1:]
-				} else {
-					merged, old = append(merged, old[0]), old[1:]
-				}
-			}
-			st.keys = append(append(merged, old...), add...)
-		}
+		st.pending = append(st.pending, add...)
 		st.gen = g
-		st.estimate = max(len(st.keys), 1)
+		st.estimate = max(len(st.keys)+len(st.pending), 1)
 	}
+}
+
+// merge adds st's pending keys to its keys: a new slice, so that Scans in
+// flight keep theirs. c.mu must be held.
+func (st *scanState) merge() {
+	if len(st.pending) == 0 {
+		return
+	}
+	add := st.pending
+	slices.SortFunc(add, compareKeys)
+	add = slices.CompactFunc(add, func(a, b scanKey) bool { return compareKeys(a, b) == 0 })
+	merged := make([]scanKey, 0, len(st.keys)+len(add))
+	old := st.keys
+	for len(old) > 0 && len(add) > 0 {
+		switch c := compareKeys(add[0], old[0]); {
+		case c < 0:
+			merged, add = append(merged, add[0]), add[1:]
+		case c == 0: // read by the build and added by the Apply it overlapped
+			add = add[1:]
+		default:
+			merged, old = append(merged, old[0]), old[1:]
+		}
+	}
+	st.keys, st.pending = append(append(merged, old...), add...), nil
 }
 
 // compareKeys orders keys by (global time, hash), Scan's order.
@@ -173,18 +200,29 @@ func (s *Store) cachedKeys(ctx context.Context, id int64) (ks []scanKey, ok bool
 	st := c.state(id)
 	switch {
 	case st.built:
+		st.merge()
 		return st.keys, true, nil
 	case st.tooBig || st.read < st.estimate:
 		return nil, false, nil
 	}
-	g := st.gen
+	if testHookBuild != nil {
+		testHookBuild(false)
+	}
 	ks, complete, err := s.readKeys(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
-	if c.gen.Load() != g {
-		return nil, false, nil // an Apply committed during the read
+	if testHookBuild != nil {
+		testHookBuild(true)
 	}
+	// An Apply may have committed during the read (its pre-commit bump
+	// moved the generation; Applies are serial and its committed waits for
+	// c.mu, so there is at most one). The cache keeps st.gen, the
+	// generation before the read: if that Apply only put messages, its
+	// committed adds their keys (merge drops the ones the read saw
+	// already); any other Apply leaves the cache at an old generation, and
+	// the next state resets it. So a store that takes writes all the time
+	// still gets its cache built.
 	if !complete {
 		st.tooBig, st.estimate = true, scanCacheMax+1
 		return nil, false, nil

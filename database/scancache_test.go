@@ -128,4 +128,103 @@ func TestScanKeyCache(t *testing.T) {
 	}
 	put(2600, 2700)
 	check(30)
+	// Many small batches of puts between two Scans: their keys wait and
+	// are merged once, by the next Scan, without SQL.
+	for i := 2700; i < 3200; i += 10 {
+		put(i, i+10)
+	}
+	st = s.scans.comms[1]
+	if !st.built || len(st.pending) != 400 { // 500 puts, a fifth in the other community
+		t.Fatalf("after 50 small batches: built %v, %d keys pending, want 400", st.built, len(st.pending))
+	}
+	read = st.read
+	check(30)
+	if st = s.scans.comms[1]; st.read != read || len(st.pending) != 0 {
+		t.Fatalf("scans after 50 small batches read %d keys through SQL, %d still pending", st.read-read, len(st.pending))
+	}
+	// Beyond scanPatchMax pending keys an Apply drops the cache.
+	defer func(n int) { scanPatchMax = n }(scanPatchMax)
+	scanPatchMax = 100
+	put(3200, 3300)
+	put(3300, 3400)
+	if s.keysCached(benchCID) {
+		t.Fatal("still cached with more than scanPatchMax keys pending")
+	}
+	check(30)
+}
+
+// TestScanKeyCacheBuildDuringWrites: a store that takes writes all the
+// time (a peer catching up) still gets its cache built. A put-only Apply
+// that commits during the build's read, before the read's snapshot or
+// after it, leaves a built cache with exactly the live keys; a delete
+// committing during the read leaves no cache.
+func TestScanKeyCacheBuildDuringWrites(t *testing.T) {
+	defer func(n int) { scanCacheFirst = n }(scanCacheFirst)
+	scanCacheFirst = 0
+	defer func() { testHookBuild, testHookCommitted = nil, nil }()
+	for _, c := range []struct {
+		name   string
+		before bool // the Apply commits before the read (the read sees it)
+		del    bool // the Apply deletes instead of putting
+	}{{"put-seen-by-read", true, false}, {"put-after-read", false, false}, {"delete", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := openTemp(t, Options{})
+			defer s.Close()
+			mem := dispersytest.NewMemStore()
+			defer mem.Close()
+			buf := make([]byte, benchPacketSize*400)
+			batch := func(from, to int, del bool) *dispersy.Batch {
+				var b dispersy.Batch
+				if from == 0 {
+					b.PutCommunity(dispersy.CommunityRecord{ID: benchCID, Master: []byte("m"), Me: keys.MemberID{1}})
+				}
+				for i := from; i < to; i++ {
+					r := benchRecordOf(i, 3, buf[(i-from)*benchPacketSize:])
+					if del {
+						b.Delete(benchCID, dispersy.MessageKey{Member: r.Member, GlobalTime: r.GlobalTime})
+					} else {
+						b.Put(r)
+					}
+				}
+				return &b
+			}
+			for _, st := range []dispersy.Store{s, mem} {
+				if err := st.Apply(batch(0, 200, false)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			during := batch(200, 400, false)
+			if c.del {
+				during = batch(0, 100, true)
+			}
+			if err := mem.Apply(during); err != nil {
+				t.Fatal(err)
+			}
+			applied := make(chan error, 1)
+			committing := make(chan struct{})
+			testHookCommitted = func() { close(committing) }
+			testHookBuild = func(after bool) {
+				if after == c.before {
+					return
+				}
+				testHookBuild = nil
+				go func() { applied <- s.Apply(during) }()
+				<-committing // committed, and about to wait for the cache's lock
+			}
+			q := dispersy.ScanQuery{Community: benchCID, Types: []uint8{1, 2}}
+			scanAll(t, s, q) // builds the cache, with the Apply in the middle
+			testHookCommitted = nil
+			if err := <-applied; err != nil {
+				t.Fatal(err)
+			}
+			if got := s.keysCached(benchCID); got == c.del {
+				t.Fatalf("cached = %v after a build overlapped by this Apply", got)
+			}
+			for _, q := range []dispersy.ScanQuery{q, {Community: benchCID, Types: []uint8{1}, From: 150, Descending: true}, {Community: benchCID, Types: []uint8{2}, Modulo: 3, Offset: 1}} {
+				if got, want := scanAll(t, s, q), scanAll(t, mem, q); !reflect.DeepEqual(got, want) {
+					t.Fatalf("Scan(%+v): %d rows, MemStore %d", q, len(got), len(want))
+				}
+			}
+		})
+	}
 }

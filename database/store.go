@@ -125,6 +125,20 @@ type Store struct {
 
 	// scans caches the live keys Scan reads (scancache.go).
 	scans scanCache
+
+	// counts caches Count's answers at the scans generation they were
+	// read at: a status page or metrics scrape that asks every second
+	// costs nothing while nothing is written (a count is a scan of the
+	// community's rows, milliseconds at 100,000 messages).
+	countMu  sync.Mutex
+	counts   map[string]countEntry
+	countSQL atomic.Uint64 // counts read through SQL (tests)
+}
+
+// countEntry is one cached Count.
+type countEntry struct {
+	gen uint64
+	n   int
 }
 
 var _ dispersy.Store = (*Store)(nil)

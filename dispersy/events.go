@@ -70,8 +70,12 @@ func (e *Engine) observe() {
 		last, logged := o.logged["no peers"]
 		alone := e.now.Sub(o.loaded) >= noPeersAfter && (!logged || e.now.Sub(last) >= logInterval) && !c.destroyed
 		if alone && c.walk.table.CountVerified(e.now) == 0 && once(&o.logged, "no peers", e.now) {
-			e.log.Warn().Hex("cid", c.cid[:4]).Dur("for", e.now.Sub(o.loaded)).Int("bootstrap", len(e.cfg.Bootstrap)).
-				Msg("community has no verified peers: check that Config.Bootstrap lists reachable peers of this community, that the UDP port is open (firewall, NAT forwarding), and that the peers use the same master key")
+			if len(e.cfg.Bootstrap) == 0 { // the first node (a tracker): others come to it
+				e.log.Info().Hex("cid", c.cid[:4]).Dur("for", e.now.Sub(o.loaded)).Msg("community has no peers yet: this node has no Config.Bootstrap, so it waits for peers to contact it")
+			} else {
+				e.log.Warn().Hex("cid", c.cid[:4]).Dur("for", e.now.Sub(o.loaded)).Int("bootstrap", len(e.cfg.Bootstrap)).
+					Msg("community has no verified peers: check that Config.Bootstrap lists reachable peers of this community, that the UDP port is open (firewall, NAT forwarding), and that the peers use the same master key")
+			}
 		}
 		if !watch {
 			continue

@@ -17,9 +17,10 @@ type Options struct {
 	// IDsPerRequest is how many ids one dispersy-want asks for (default
 	// 24: the answer is that many stored packets, one datagram each).
 	IDsPerRequest int
-	// MaxWindow bounds the requests outstanding at once (default 32); the
-	// window starts at 2, grows by one per window of answered requests and
-	// halves on a timeout (AIMD).
+	// MaxWindow bounds the requests outstanding at once (default 64; a
+	// range request counts as its items over RangeMax); the window starts
+	// at 4, grows by one per answered request up to 32 (slow start), then
+	// by one per window, and halves on a timeout (AIMD).
 	MaxWindow int
 	// MaxRetries is how many times one id is asked for again after a
 	// timeout before it is given up for this node's run (default 4).
@@ -52,10 +53,22 @@ type Options struct {
 	// MaxScan bounds the stored items one dispersy-want makes us examine
 	// (default 4,096).
 	MaxScan int
+	// RangeMax is how many items one dispersy-range request asks for
+	// (default 64, at most MaxPull): where we hold nothing in a range a
+	// peer's fingerprint says it has items, the range is pulled whole
+	// instead of listed id by id.
+	RangeMax int
+	// ListIDs turns range pulls off: every missing id is listed by
+	// reconciliation and asked for by dispersy-want.
+	ListIDs bool
 
 	// lie makes this node answer reconcile messages with random
 	// fingerprints (tests of the lying-peer defence).
 	lie bool
+	// lose, when set, is asked before this node sends part of its k-th
+	// dispersy-range answer (item -1: the header, else the item's index in
+	// the answer); true drops it (tests of the recovery of lost answers).
+	lose func(k, item int) bool
 }
 
 func (o Options) resolve() Options {
@@ -65,13 +78,15 @@ func (o Options) resolve() Options {
 		}
 	}
 	def(&o.IDsPerRequest, 24)
-	def(&o.MaxWindow, 32)
+	def(&o.MaxWindow, 64)
 	def(&o.MaxRetries, 4)
 	def(&o.MessagesPerRound, 16)
 	def(&o.MaxRounds, 512)
 	def(&o.MaxIdleRounds, 16)
 	def(&o.UploadRate, 4<<20)
 	def(&o.MaxScan, 4096)
+	def(&o.RangeMax, 64)
+	o.RangeMax = min(o.RangeMax, MaxPull)
 	if o.Backoff <= 0 {
 		o.Backoff = 2 * time.Minute
 	}
@@ -108,6 +123,10 @@ type Stats struct {
 	Throttled     uint64 // packets not sent: the peer's upload budget was spent
 	Unproven      uint64 // requests from unproven addresses (probed, not served)
 	Rebuilds      uint64 // index rebuilds from the store
+	RangeRequests uint64 // dispersy-range requests sent (retries included)
+	RangesServed  uint64 // dispersy-range requests answered for peers
+	RangeItems    uint64 // items that arrived in answer to our dispersy-range requests
+	RangesGivenUp uint64 // ranges (or gaps of one) given up after MaxRetries
 }
 
 // Add adds o's counters to s (a sum over several engines).
@@ -127,6 +146,10 @@ func (s *Stats) Add(o Stats) {
 	s.Throttled += o.Throttled
 	s.Unproven += o.Unproven
 	s.Rebuilds += o.Rebuilds
+	s.RangeRequests += o.RangeRequests
+	s.RangesServed += o.RangesServed
+	s.RangeItems += o.RangeItems
+	s.RangesGivenUp += o.RangesGivenUp
 }
 
 // StatsOf returns the catch-up counters of e; ok is false when catch-up is
@@ -174,6 +197,9 @@ type state struct {
 	tr       transfer
 	budgets  map[netip.AddrPort]*bucket
 	deferred map[netip.AddrPort][]Reconcile // from unproven peers, served once proven
+	probed   map[netip.AddrPort]time.Time   // introduced candidates probed (recruit)
+	firsts   map[netip.AddrPort][32]byte    // digest of each peer's first-round answer (same)
+	served   int                            // dispersy-range answers sent (Options.lose)
 }
 
 // Define implements dispersy.Extension.
@@ -184,6 +210,14 @@ func (x *ext) Define(d *dispersy.Definition) {
 			if !m.Local() {
 				x.stats.BytesReceived += uint64(len(m.Payload.Msg) + reconcileHeader)
 				st.onReconcile(m.Source, m.Payload)
+			}
+		}
+	}})
+	dispersy.Register(d, RangeType, dispersy.Handlers[Pull]{Handle: func(ctx *dispersy.Context, b []*dispersy.Message[Pull]) {
+		st := x.state(ctx.Community())
+		for _, m := range b {
+			if !m.Local() {
+				st.onPull(m.Source, m.Payload)
 			}
 		}
 	}})
@@ -203,7 +237,7 @@ func (x *ext) state(c *dispersy.Community) *state {
 		return st
 	}
 	st := &state{x: x, c: c, backoff: map[netip.AddrPort]time.Time{}, checked: map[netip.AddrPort]time.Time{},
-		budgets: map[netip.AddrPort]*bucket{}, deferred: map[netip.AddrPort][]Reconcile{}, nextSess: uint16(x.e.Rand().Uint32())}
+		budgets: map[netip.AddrPort]*bucket{}, probed: map[netip.AddrPort]time.Time{}, deferred: map[netip.AddrPort][]Reconcile{}, nextSess: uint16(x.e.Rand().Uint32())}
 	st.tr.init()
 	byPrio := map[uint8]*scope{}
 	types := c.Types()
@@ -272,7 +306,11 @@ func (x *ext) Applied(e *dispersy.Engine, ops []dispersy.Op) {
 			r := &op.Record
 			st.tr.arrived(st, reconcile.ID(r.Hash))
 			if s := st.byType[r.MessageID]; s != nil && s.ix != nil && !r.Undone {
-				s.ix.Insert(reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)})
+				it := reconcile.Item{Time: r.GlobalTime, ID: reconcile.ID(r.Hash)}
+				s.ix.Insert(it)
+				if len(st.tr.preqs) > 0 {
+					st.pulled(s, it)
+				}
 			}
 		case dispersy.OpTrim, dispersy.OpPrune:
 			if s := st.byType[op.MessageID]; s != nil {
@@ -297,6 +335,9 @@ func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
 		st.serveDeferred(addr)
 	}
 	st.walked(addr)
+	if st.tr.active() {
+		st.recruit()
+	}
 }
 
 // BuildIndex returns the reconcile.Index of the live messages of the given

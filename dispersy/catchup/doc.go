@@ -29,18 +29,38 @@
 // asked again for Backoff.
 //
 // The transfer asks holders for the missing ids with dispersy-want, up to
-// IDsPerRequest ids each, a window of requests in flight that grows by one
-// per window answered and halves on a timeout (AIMD), in ascending global
+// IDsPerRequest ids each, a window of requests in flight that doubles per
+// round trip up to 32, then grows by one per window answered, and halves
+// on a timeout (AIMD), in ascending global
 // time within the highest priority (permission proofs come before the
 // messages they allow), spread over every peer that holds the ids, retried
 // up to MaxRetries times. The answers are the stored packets themselves,
 // sent as ordinary datagrams: the receiver's pipeline verifies, checks,
 // stores, delays and detects equivocation as for any packet.
 //
+// Where we hold nothing in a range a peer's fingerprint covers (an empty
+// joiner: everywhere), reconciliation does not list the ids: it records
+// the range (reconcile.Config.RangePull), and the transfer pulls it with
+// dispersy-range, "the first RangeMax items of [lo, hi)", from any holder.
+// The answer is a header (the items' 4-byte id prefixes and the bound
+// after the last one) and the packets; the next request of the range
+// starts there as soon as the header arrived, and only the items that did
+// not come are asked again. An empty joiner names no id at all.
+//
 // Defences: everything goes out through the engine's anti-amplification
 // credit (Community.SendPacket); a dispersy-want from an address that has
 // not proved itself is not served (the node walks to it, Community.Probe);
 // each peer may download at most UploadRate bytes per second from us; a
-// want makes us examine at most MaxScan stored items. docs/design.md,
-// docs/security.md and docs/wire-format.md say more.
+// want makes us examine at most MaxScan stored items. Range requests follow
+// the same rules. docs/design.md, docs/security.md and docs/wire-format.md
+// say more.
+//
+// Options, one line each (zero: the default): IDsPerRequest (24) ids per
+// dispersy-want; MaxWindow (64) requests in flight, from 4, doubling per
+// round trip up to 32; MaxRetries (4) per id or range; MessagesPerRound
+// (16) reconcile messages per round trip; MaxRounds (512) and
+// MaxIdleRounds (16) per session; Backoff (2 min) for a failed peer;
+// CheckInterval (0: every walk exchange); UploadRate (4 MiB/s) per peer;
+// MaxScan (4,096) items per request; RangeMax (64) items per
+// dispersy-range request; ListIDs (false) turns range pulls off.
 package catchup

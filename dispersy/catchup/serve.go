@@ -176,14 +176,7 @@ func (st *state) onWant(from netip.AddrPort, w Want) {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b pkt) int { return cmp.Compare(a.gt, b.gt) })
-	b := st.budgets[from]
-	if b == nil {
-		if len(st.budgets) >= maxBuckets {
-			clear(st.budgets)
-		}
-		b = &bucket{}
-		st.budgets[from] = b
-	}
+	b := st.bucket(from)
 	now := st.now()
 	for _, p := range out {
 		if !b.take(now, st.x.o.UploadRate, len(p.data)) {
@@ -214,4 +207,17 @@ func (st *state) serveWholeCheck(from netip.AddrPort, p Reconcile) {
 	}
 	st.x.stats.Answered++
 	st.sendReconcile(from, Reconcile{Reply: true, Session: p.Session, Round: p.Round, Index: p.Part, Part: 0, Parts: 1, Scope: 0, Msg: reply})
+}
+
+// bucket is the upload budget of peer from (made on first use).
+func (st *state) bucket(from netip.AddrPort) *bucket {
+	b := st.budgets[from]
+	if b == nil {
+		if len(st.budgets) >= maxBuckets {
+			clear(st.budgets)
+		}
+		b = &bucket{}
+		st.budgets[from] = b
+	}
+	return b
 }

@@ -1,7 +1,9 @@
 package catchup
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -19,6 +21,7 @@ type session struct {
 	id       uint16
 	recs     []*reconcile.Reconciler // per scope; nil once that scope is done
 	consumed []int                   // per scope: needs handed to the transfer
+	pulled   []int                   // per scope: need ranges handed to the transfer
 	round    uint16
 	sent     []part              // this round's messages, for retransmission
 	replies  map[[2]uint8][]byte // (index, part) -> reply
@@ -47,7 +50,8 @@ const maxSessionTries = 3
 func (st *state) rcfg() reconcile.Config {
 	budget := st.x.e.Config().MaxDatagram - conversion.HeaderSize - 8 - reconcileHeader
 	return reconcile.Config{MaxMessageBytes: max(budget, reconcile.MinMessageBytes),
-		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds}
+		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds,
+		RangePull: !st.x.o.ListIDs, RangeSplit: 1}
 }
 
 // rto is the timeout of a round or a request (RFC 6298): the smoothed
@@ -104,7 +108,7 @@ func (st *state) walked(addr netip.AddrPort) {
 	// One session at a time, or more (other holders for the transfer to
 	// spread over) while ids are still missing.
 	limit := 1
-	if len(st.tr.wants) > 0 {
+	if st.tr.active() {
 		limit = maxSessions
 	}
 	if busy || len(st.sessions) >= limit || !st.x.e.Proven(addr) || now.Before(st.backoff[addr]) {
@@ -118,16 +122,31 @@ func (st *state) walked(addr netip.AddrPort) {
 
 // recruit starts sessions, up to maxSessions, with the other proven
 // verified candidates not reconciled since the transfer began, so that the
-// transfer finds every holder of what is missing and spreads over them.
+// transfer finds every holder of what is missing and spreads over them;
+// and walks (Community.Probe) to the candidates others introduced us to,
+// so that a joiner that knows one holder soon knows several: the probe's
+// response starts a session (Walked).
 func (st *state) recruit() {
 	now := st.now()
-	for _, cand := range st.c.Table().Verified(now) {
-		if len(st.sessions) >= maxSessions || len(st.tr.wants) == 0 {
+	for _, cand := range st.c.Table().Candidates(now) {
+		if len(st.sessions) >= maxSessions || !st.tr.active() {
 			return
 		}
 		a := cand.Sock()
-		if t, ok := st.checked[a]; (ok && !t.Before(st.tr.since)) || now.Before(st.backoff[a]) || !st.x.e.Proven(a) ||
+		if t, ok := st.checked[a]; (ok && !t.Before(st.tr.since)) || now.Before(st.backoff[a]) ||
 			slices.ContainsFunc(st.sessions, func(s *session) bool { return s.peer == a }) {
+			continue
+		}
+		if !st.x.e.Proven(a) || !cand.Verified(now) {
+			// Only for a large transfer: a probe is one more walk.
+			big := len(st.tr.pulls)+len(st.tr.preqs) > 0 || len(st.tr.wants) > 8*st.x.o.IDsPerRequest
+			if t, ok := st.probed[a]; big && (!ok || now.Sub(t) >= time.Second) {
+				if len(st.probed) >= maxBuckets {
+					clear(st.probed)
+				}
+				st.probed[a] = now
+				st.c.Probe(a)
+			}
 			continue
 		}
 		st.start(a)
@@ -138,7 +157,7 @@ func (st *state) recruit() {
 // scopes together (or of the one scope).
 func (st *state) start(addr netip.AddrPort) {
 	st.nextSess++
-	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes))}
+	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes)), pulled: make([]int, len(st.scopes))}
 	if len(st.scopes) > 1 {
 		// One fingerprint of all scopes together first: equal sets cost
 		// one small datagram each way, whatever the number of scopes.
@@ -290,6 +309,9 @@ func (st *state) onReply(from netip.AddrPort, p Reconcile) {
 		st.sample(st.now().Sub(s.sentAt))
 	}
 	st.x.stats.Rounds++
+	if s.round == 1 && st.same(s, byScope) {
+		return
+	}
 	if s.sent[0].k == wholeScope {
 		// The answer to a check of all scopes: nothing (equal), else
 		// reconcile scope by scope.
@@ -361,6 +383,12 @@ func (st *state) takeNeeds(s *session, k int) bool {
 	}
 	found := len(need) > s.consumed[k]
 	s.consumed[k] = len(need)
+	rs := s.recs[k].NeedRanges()
+	for i := s.pulled[k]; i < len(rs); i++ {
+		st.tr.addRange(st.now(), rs[i], prio, s.peer)
+	}
+	found = found || len(rs) > s.pulled[k]
+	s.pulled[k] = len(rs)
 	st.tr.wake = st.tr.wake || found
 	return found
 }
@@ -413,7 +441,7 @@ func (st *state) schedule() {
 			at = s.deadline
 		}
 	}
-	if d, ok := st.tr.deadline(); ok && (at.IsZero() || d.Before(at)) {
+	if d, ok := st.tr.deadline(st.now()); ok && (at.IsZero() || d.Before(at)) {
 		at = d
 	}
 	if st.tr.wake {
@@ -437,6 +465,17 @@ func (st *state) tick(*dispersy.Context) error {
 	}
 	st.tr.expire(st, now)
 	st.tr.pump(st)
+	if st.tr.gaveUp && !st.tr.active() && len(st.sessions) == 0 {
+		// What was given up may still be missing: check at once with a
+		// proven peer instead of at the next walk exchange.
+		st.tr.gaveUp = false
+		for _, cand := range st.c.Table().Verified(now) {
+			if a := cand.Sock(); st.x.e.Proven(a) && !now.Before(st.backoff[a]) {
+				st.start(a)
+				break
+			}
+		}
+	}
 	st.schedule()
 	return nil
 }
@@ -457,4 +496,42 @@ func listsIDs(byScope [][][]byte) bool {
 		}
 	}
 	return false
+}
+
+// same handles the first round's replies of s: a peer that answers our
+// first message with the same bytes as a holder we are fetching from
+// holds the same set (the answer is its whole fingerprint, or its split of
+// the whole scope, whatever ours is): it becomes one more holder of all
+// that holder's pulls and wants, and the session ends there, one round
+// trip instead of a reconciliation per holder.
+func (st *state) same(s *session, byScope [][][]byte) bool {
+	h := sha256.New()
+	_, _ = fmt.Fprint(h, s.sent[0].k)
+	for _, rs := range byScope {
+		for _, r := range rs {
+			_, _ = fmt.Fprint(h, len(r))
+			h.Write(r)
+		}
+	}
+	d := [32]byte(h.Sum(nil))
+	if st.firsts == nil || len(st.firsts) >= maxBuckets {
+		st.firsts = map[netip.AddrPort][32]byte{}
+	}
+	st.firsts[s.peer] = d
+	if !st.tr.active() {
+		return false
+	}
+	found := false
+	for a, x := range st.firsts { // every match: the result does not depend on the map's order
+		if a != s.peer && x == d {
+			found = st.tr.alias(a, s.peer) || found
+		}
+	}
+	if found {
+		st.endSession(s, true)
+		st.tr.wake = true
+		st.recruit()
+		st.schedule()
+	}
+	return found
 }

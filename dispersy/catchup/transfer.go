@@ -46,13 +46,22 @@ type transfer struct {
 	wake   bool      // pump at the next tick
 	cut    time.Time // when the window last halved: at most once per timeout
 	since  time.Time // when the current transfer began (wants went from none to some)
+
+	pulls    []*pull // ranges to pull, sorted when psorted is true
+	psorted  bool
+	preqs    []*pullReq // dispersy-range requests in flight
+	ssthresh float64    // slow start (pulls) below it
+	psent    int        // range requests sent, and those lost, since pat
+	plost    int
+	pat      time.Time
+	gaveUp   bool // something was given up: check again when the transfer ends
 }
 
 // maxGiven bounds the remembered given-up ids.
 const maxGiven = 1 << 16
 
 func (t *transfer) init() {
-	t.wants, t.given, t.cwnd = map[reconcile.ID]*want{}, map[reconcile.ID]bool{}, 2
+	t.wants, t.given, t.cwnd, t.ssthresh = map[reconcile.ID]*want{}, map[reconcile.ID]bool{}, 4, 32
 }
 
 // add records that holder has id (in window win of scope prio).
@@ -60,7 +69,7 @@ func (t *transfer) add(now time.Time, id reconcile.ID, win reconcile.Window, pri
 	if t.given[id] {
 		return
 	}
-	if len(t.wants) == 0 {
+	if !t.active() {
 		t.since = now
 	}
 	if w := t.wants[id]; w != nil {
@@ -102,19 +111,28 @@ func (t *transfer) arrived(st *state, id reconcile.ID) {
 	}
 	if r.left == 0 {
 		t.reqs = slices.DeleteFunc(t.reqs, func(x *request) bool { return x == r })
-		t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd+1/t.cwnd)
+		t.grow(st)
 		t.wake = true
 		st.schedule()
 	}
 }
 
-// deadline is the earliest request timeout.
-func (t *transfer) deadline() (time.Time, bool) {
+// deadline is the earliest request timeout, or the time a throttled pull
+// may be asked again.
+func (t *transfer) deadline(now time.Time) (time.Time, bool) {
 	var d time.Time
 	for _, r := range t.reqs {
 		if d.IsZero() || r.deadline.Before(d) {
 			d = r.deadline
 		}
+	}
+	for _, r := range t.preqs {
+		if d.IsZero() || r.deadline.Before(d) {
+			d = r.deadline
+		}
+	}
+	if w, ok := t.waiting(now); ok && (d.IsZero() || w.Before(d)) {
+		d = w
 	}
 	return d, !d.IsZero()
 }
@@ -144,7 +162,7 @@ func (t *transfer) expire(st *state, now time.Time) {
 		default:
 			// A few packets of the answer lost: the path's random loss,
 			// not congestion; the request counts as answered.
-			t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd+1/t.cwnd)
+			t.grow(st)
 		}
 		st.x.stats.Timeouts++
 		for _, w := range r.wants {
@@ -160,6 +178,7 @@ func (t *transfer) expire(st *state, now time.Time) {
 				}
 				t.given[w.id] = true
 				st.x.stats.IDsGivenUp++
+				t.gaveUp = true
 				continue
 			}
 			if i := slices.Index(w.holders, r.peer); i >= 0 && len(w.holders) > 1 {
@@ -170,9 +189,12 @@ func (t *transfer) expire(st *state, now time.Time) {
 		}
 		return true
 	})
+	pl, pp := t.expirePulls(st, now)
+	lost, partial = lost || pl, partial || pp
 	switch {
 	case lost && now.Sub(t.cut) >= st.rto():
 		t.cwnd = max(1, t.cwnd/2)
+		t.ssthresh = t.cwnd
 		t.cut = now
 	case partial:
 		t.cwnd = max(1, t.cwnd*7/8)
@@ -194,27 +216,42 @@ func (t *transfer) pump(st *state) {
 	}
 	now := st.now()
 	n := st.x.o.IDsPerRequest
-	for len(t.reqs) < int(t.cwnd) {
+	scan := 0 // the wants before it are taken or wait for a pull (during this pump)
+	limit := st.acceptable()
+	for t.inflight(st) < t.cwnd {
 		for len(t.queue) > 0 && (t.queue[0].done || t.queue[0].req != nil) {
 			t.queue = t.queue[1:]
+			scan = max(0, scan-1)
 		}
-		if len(t.queue) == 0 {
+		// The first want that no pull may fetch, and the first pull.
+		var first *want
+		at := 0
+		for k := scan; k < len(t.queue); k++ {
+			if w := t.queue[k]; !w.done && w.req == nil && !t.pulling(w.prio, w.win) {
+				first, at = w, k
+				break
+			}
+			scan = k + 1
+		}
+		if p := t.nextPull(now, limit); p != nil && (first == nil || p.prio > first.prio || (p.prio == first.prio && p.lo.Time <= first.win.Lo)) {
+			t.sendPull(st, p)
+			continue
+		}
+		if first == nil {
 			return
 		}
-		first := t.queue[0]
 		peer := t.holder(st, first)
 		if !peer.IsValid() {
 			// No usable holder: give it up; a later session finds it again.
 			first.done = true
 			delete(t.wants, first.id)
-			t.queue = t.queue[1:]
 			continue
 		}
 		r := &request{peer: peer, deadline: now.Add(st.rto()), sent: now}
 		r.limit = r.deadline
-		for k := 0; k < len(t.queue) && k < 8*n && len(r.wants) < n; k++ {
+		for k := at; k < len(t.queue) && k < at+8*n && len(r.wants) < n; k++ {
 			w := t.queue[k]
-			if !w.done && w.req == nil && w.prio == first.prio && slices.Contains(w.holders, peer) {
+			if !w.done && w.req == nil && w.prio == first.prio && slices.Contains(w.holders, peer) && !t.pulling(w.prio, w.win) {
 				w.req = r
 				r.wants = append(r.wants, w)
 			}
@@ -235,12 +272,7 @@ func (t *transfer) holder(st *state, w *want) netip.AddrPort {
 		if now.Before(st.backoff[h]) {
 			continue
 		}
-		n := 0
-		for _, r := range t.reqs {
-			if r.peer == h {
-				n++
-			}
-		}
+		n := t.load(h)
 		if bestN < 0 || n < bestN {
 			best, bestN = h, n
 		}

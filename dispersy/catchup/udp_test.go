@@ -98,7 +98,7 @@ func TestCatchUpOverUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("new peer: %+v", s)
-	if s.IDsReceived < msgs/2 {
-		t.Fatalf("only %d of the %d messages came through catch-up", s.IDsReceived, msgs)
+	if s.IDsReceived+s.RangeItems < msgs/2 {
+		t.Fatalf("only %d of the %d messages came through catch-up", s.IDsReceived+s.RangeItems, msgs)
 	}
 }

@@ -16,6 +16,7 @@ import (
 const (
 	IDReconcile uint8 = 192
 	IDWant      uint8 = 193
+	IDRange     uint8 = 194
 )
 
 // spec is the policies of both catch-up messages: unsigned, public,
@@ -42,6 +43,9 @@ var (
 	// WantType asks a holder for the stored packets of some ids; the answer
 	// is the packets themselves.
 	WantType = mustType[Want](IDWant, "dispersy-want")
+	// RangeType asks a holder for the stored packets of a key range, and
+	// carries its answer's header (the packets follow as datagrams).
+	RangeType = mustType[Pull](IDRange, "dispersy-range")
 )
 
 // Reconcile is the payload of dispersy-reconcile: one message of package
@@ -196,4 +200,105 @@ func decodeWant(b []byte) (Want, error) {
 		return Want{}, errWant
 	}
 	return w, nil
+}
+
+// Pull is the payload of dispersy-range. A request asks for the first N
+// items (in (global time, id) order) the holder stores in [Lo, Hi); the
+// reply says it sends N items, exactly those in [Lo, Hi) (Hi is "next":
+// the request's Hi when the range is exhausted), each named by the first
+// PrefixSize bytes of its id, in order; the packets follow.
+//
+//	flags:1 (bit 0: reply, bit 1: header only) scope:1 n:uvarint lo:bound hi:bound [n × prefix:4]
+//	bound = time+1:uvarint (0: infinity) idlen:1 id[:idlen] (no trailing 0)
+//
+// A request has 1 <= n <= MaxPull and lo < hi, and no prefixes; a reply
+// has n <= MaxPull, lo <= hi (lo < hi when n > 0) and n prefixes. A
+// request marked header only is answered with the header alone (its
+// items are not sent, nor counted against the upload budget): the asker
+// got the packets but lost the header, and re-asks only the gaps.
+type Pull struct {
+	Reply    bool
+	HdrOnly  bool // request only
+	Scope    uint8
+	N        int
+	Lo, Hi   reconcile.Bound
+	Prefixes [][PrefixSize]byte // reply only
+}
+
+// PrefixSize is the bytes of an id a dispersy-range reply names it by.
+const PrefixSize = 4
+
+// MaxPull bounds the items of one dispersy-range request and reply.
+const MaxPull = 256
+
+var errPull = errors.New("catchup: invalid range payload")
+
+func (p Pull) valid() bool {
+	if p.N < 0 || p.N > MaxPull {
+		return false
+	}
+	if p.Reply {
+		return !p.HdrOnly && len(p.Prefixes) == p.N && !p.Hi.Less(p.Lo) && (p.N == 0 || p.Lo.Less(p.Hi))
+	}
+	return p.N >= 1 && len(p.Prefixes) == 0 && p.Lo.Less(p.Hi)
+}
+
+// AppendBinary implements encoding.BinaryAppender.
+func (p Pull) AppendBinary(b []byte) ([]byte, error) {
+	if !p.valid() {
+		return b, errPull
+	}
+	var f byte
+	if p.Reply {
+		f = 1
+	}
+	if p.HdrOnly {
+		f |= 2
+	}
+	b = append(b, f, p.Scope)
+	b = binary.AppendUvarint(b, uint64(p.N))
+	b = reconcile.AppendBound(b, p.Lo)
+	b = reconcile.AppendBound(b, p.Hi)
+	for _, x := range p.Prefixes {
+		b = append(b, x[:]...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: strict, only
+// the bytes AppendBinary writes are accepted.
+func (p *Pull) UnmarshalBinary(b []byte) error {
+	if len(b) < 2 || b[0] > 3 {
+		return errPull
+	}
+	*p = Pull{Reply: b[0]&1 == 1, HdrOnly: b[0]&2 == 2, Scope: b[1]}
+	n, k := binary.Uvarint(b[2:])
+	if k <= 0 || n > MaxPull || len(binary.AppendUvarint(nil, n)) != k {
+		return errPull
+	}
+	p.N, b = int(n), b[2+k:]
+	var err error
+	if p.Lo, k, err = reconcile.ReadBound(b); err != nil {
+		return errPull
+	}
+	b = b[k:]
+	if p.Hi, k, err = reconcile.ReadBound(b); err != nil {
+		return errPull
+	}
+	b = b[k:]
+	if p.Reply {
+		if len(b) != PrefixSize*p.N {
+			return errPull
+		}
+		p.Prefixes = make([][PrefixSize]byte, p.N)
+		for i := range p.Prefixes {
+			copy(p.Prefixes[i][:], b[PrefixSize*i:])
+		}
+	} else if len(b) != 0 {
+		return errPull
+	}
+	if !p.valid() {
+		return errPull
+	}
+	return nil
 }

@@ -52,6 +52,10 @@ func goldenPayloads(t testing.TB) []struct {
 			{Lo: 10, Hi: 10, IDs: []reconcile.ID{id(0x10)}},
 			{Lo: 300, Hi: 1<<64 - 1, IDs: []reconcile.ID{id(0x20), id(0x30)}},
 		}}},
+		{"range-request", Pull{Scope: 128, N: 64, Lo: reconcile.Bound{Time: 300, ID: reconcile.ID{0xab}}, Hi: reconcile.Infinity}},
+		{"range-reply", Pull{Reply: true, Scope: 128, N: 2, Lo: reconcile.Bound{Time: 300, ID: reconcile.ID{0xab}}, Hi: reconcile.Bound{Time: 302},
+			Prefixes: [][PrefixSize]byte{{0xab, 1, 2, 3}, {0xc0, 0, 0, 1}}}},
+		{"range-reply-throttled", Pull{Reply: true, Scope: 128, Lo: reconcile.Zero, Hi: reconcile.Zero}},
 	}
 }
 
@@ -130,6 +134,24 @@ func TestPayloadRejects(t *testing.T) {
 			t.Errorf("want %s accepted", hx)
 		}
 	}
+	for _, hx := range []string{
+		"", "00", "0280", "008000", // short, bad flags, no bounds
+		"0080000101", "0080010101", // request for 0 items; lo == hi
+		"00804001020101",         // lo above hi
+		"0080400102010000",       // trailing zero in an id prefix
+		"008080000101" + "00",    // overlong varint
+		"0080c1030101" + "00",    // more than MaxPull
+		"00804001010002aabbccdd", // request with a prefix
+		"01800101010102aabbcc",   // reply: a prefix cut short
+		"018000010101" + "0000",  // reply with bytes after the bounds
+		"0180010101" + "0101",    // reply with one item over an empty range
+	} {
+		b, _ := hex.DecodeString(hx)
+		var p Pull
+		if p.UnmarshalBinary(b) == nil {
+			t.Errorf("range %s accepted as %+v", hx, p)
+		}
+	}
 }
 
 func FuzzReconcilePayload(f *testing.F) {
@@ -145,6 +167,30 @@ func FuzzReconcilePayload(f *testing.F) {
 			return
 		}
 		again, err := r.AppendBinary(nil)
+		if err != nil || string(again) != string(b) {
+			t.Fatalf("%x decodes but re-encodes to %x (%v)", b, again, err)
+		}
+	})
+}
+
+// FuzzRangePayload: whatever decodes as a dispersy-range payload is valid
+// and re-encodes to the same bytes.
+func FuzzRangePayload(f *testing.F) {
+	for _, g := range goldenPayloads(f) {
+		if p, ok := g.v.(Pull); ok {
+			b, _ := p.AppendBinary(nil)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p Pull
+		if p.UnmarshalBinary(b) != nil {
+			return
+		}
+		if !p.valid() || p.N > MaxPull {
+			t.Fatalf("%x decodes to an invalid payload %+v", b, p)
+		}
+		again, err := p.AppendBinary(nil)
 		if err != nil || string(again) != string(b) {
 			t.Fatalf("%x decodes but re-encodes to %x (%v)", b, again, err)
 		}
@@ -254,6 +300,15 @@ func FuzzHandlers(f *testing.F) {
 			}
 			if w, err := decodeWant(b); err == nil {
 				st.onWant(from, w)
+			}
+			var pl Pull
+			if pl.UnmarshalBinary(b) == nil {
+				st.onPull(from, pl)
+				// As the header of an answer to a request in flight.
+				for _, r := range slices.Clone(st.tr.preqs) {
+					pl.Reply, pl.Scope, pl.Lo = true, r.p.prio, r.lo
+					st.onPull(r.peer, pl)
+				}
 			}
 			return nil
 		})

@@ -57,6 +57,14 @@
 // ([Reconciler.RespondBatch]); the initiator joins all the replies of a round
 // (they cover disjoint spans, in any order) and answers them in one pass.
 //
+// With RangePull the initiator does not ask for the ids of a range where it
+// holds nothing: it records the range ([Reconciler.NeedRanges]) for the
+// caller to fetch whole, and answers Skip; its first message over an empty
+// scope is a fingerprint, so the peer splits it. With RangeSplit n it first
+// sends such a range back n times as a fingerprint of nothing, so that the
+// peer splits it again (n = 1: an empty initiator learns Branch² ranges of
+// the peer's set in two round trips, without one id on the wire).
+//
 // # Limits
 //
 // A peer that lies (random fingerprints forever, lists of ids it does not

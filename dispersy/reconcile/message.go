@@ -298,3 +298,42 @@ func (d *decoder) take(n int) ([]byte, error) {
 func sortIDs(ids []ID) {
 	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
 }
+
+// AppendBound appends the encoding of b as the first bound of a message
+// (after time 0): what other messages (catch-up's range pulls) use to name
+// a bound in the same shortest form.
+func AppendBound(dst []byte, b Bound) []byte { return appendBound(dst, 0, b) }
+
+// ReadBound decodes a bound written by [AppendBound] at the start of b and
+// returns it with the bytes it took; it refuses what AppendBound would not
+// write (overlong varint, trailing zero in the id prefix).
+func ReadBound(b []byte) (Bound, int, error) {
+	d := decoder{b: b}
+	t, err := d.uvarint()
+	if err != nil {
+		return Bound{}, 0, err
+	}
+	if t == 0 {
+		return Infinity, len(b) - len(d.b), nil
+	}
+	if t-1 > MaxTime {
+		return Bound{}, 0, ErrBound
+	}
+	out := Bound{Time: t - 1}
+	n, err := d.byte()
+	if err != nil {
+		return Bound{}, 0, err
+	}
+	if n > idSize {
+		return Bound{}, 0, ErrBound
+	}
+	p, err := d.take(int(n))
+	if err != nil {
+		return Bound{}, 0, err
+	}
+	if n > 0 && p[n-1] == 0 {
+		return Bound{}, 0, ErrBound
+	}
+	copy(out.ID[:], p)
+	return out, len(b) - len(d.b), nil
+}

@@ -54,6 +54,17 @@ type Config struct {
 	// MaxIDs bounds the differences an initiator collects, and the items it
 	// compares, in one session (default 65,536).
 	MaxIDs int
+	// RangePull makes the initiator not list ids where it holds nothing: a
+	// fingerprint range of the peer where the initiator holds no item is
+	// recorded ([Reconciler.NeedRanges]) and skipped, to be fetched whole
+	// by range instead of id by id; [Reconciler.Check] of an empty scope
+	// is a fingerprint, so the peer splits it.
+	RangePull bool
+	// RangeSplit is, with RangePull, how many round trips at the start of a
+	// session send such a range back as a fingerprint (of nothing) so that
+	// the peer splits it again into Branch sub-ranges, before ranges are
+	// recorded (default 0: none; 1 makes an empty scope Branch² ranges).
+	RangeSplit int
 }
 
 func (c Config) resolve() (Config, error) {
@@ -123,6 +134,7 @@ type Reconciler struct {
 	have      []Item
 	need      []ID
 	needIn    []Window
+	ranges    []RangeBounds
 
 	// Byte counters of the session: messages written and read.
 	BytesOut, BytesIn int
@@ -181,13 +193,20 @@ type Window struct{ Lo, Hi uint64 }
 // look.
 func (s *Reconciler) NeedWindows() []Window { return s.needIn }
 
+// RangeBounds is a range [Lo, Hi) of the key space.
+type RangeBounds struct{ Lo, Hi Bound }
+
+// NeedRanges returns, with Config.RangePull, the ranges where the peer
+// holds items and the initiator none, in the order found.
+func (s *Reconciler) NeedRanges() []RangeBounds { return s.ranges }
+
 // Check is Initiate as one fingerprint of the whole scope, when the
 // initiator holds more than IDListThreshold items there (else it is
 // Initiate): one small message that confirms equal sets in one round trip;
 // the peer's reply splits the scope where they differ.
 func (s *Reconciler) Check() ([]byte, error) {
 	i, j := s.ix.Rank(s.lo), s.ix.Rank(s.hi)
-	if j-i <= s.cfg.IDListThreshold {
+	if j-i <= s.cfg.IDListThreshold && (j > i || !s.cfg.RangePull) {
 		return s.Initiate()
 	}
 	if !s.initiator || s.rounds > 0 || s.over {
@@ -414,9 +433,21 @@ func (s *Reconciler) process(w *writer, m *Message) error {
 			w.skipTo(r.Upper)
 		case ModeFingerprint:
 			a, b := s.ix.SumBelow(lo), s.ix.SumBelow(r.Upper)
-			if b.Minus(a).Fingerprint() == r.Fingerprint {
+			switch {
+			case b.Minus(a).Fingerprint() == r.Fingerprint:
 				w.skipTo(r.Upper)
-			} else {
+			case s.initiator && s.cfg.RangePull && a.Count == b.Count && s.rounds <= s.cfg.RangeSplit:
+				// Empty here: the peer splits it once more.
+				nr := Range{Upper: r.Upper, Mode: ModeFingerprint, Fingerprint: Sum{}.Fingerprint()}
+				if !w.makeRoom(&nr) {
+					at, stopped = lo, true
+					break
+				}
+				w.put(&nr)
+			case s.initiator && s.cfg.RangePull && a.Count == b.Count:
+				s.ranges = append(s.ranges, RangeBounds{lo, r.Upper})
+				w.skipTo(r.Upper)
+			default:
 				at, stopped = s.emitMine(w, lo, r.Upper, int(a.Count), int(b.Count))
 			}
 		case ModeIDList:

@@ -633,6 +633,7 @@ func (e *Engine) flush() error {
 				return e.fail(err)
 			}
 			e.applied(e.batch.Ops)
+			e.verifier.committed(&e.batch)
 			e.batch.Reset()
 		}
 		// The round is committed: what its checks saw pending (delayed

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/dispersy/parallel"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -282,42 +283,15 @@ func (n *Node) verify() {
 				break drain
 			}
 		}
-		checkParallel(v, batch, n.cfg.Verifiers)
+		// Workers yield after each check so that engine loops do not wait
+		// behind them.
+		parallel.For(len(batch), n.cfg.Verifiers, func(i int) { v.Check(&batch[i]); runtime.Gosched() })
 		select {
 		case n.verified <- batch:
 		case <-n.stop:
 			return
 		}
 	}
-}
-
-// checkParallel runs v.Check over batch on up to workers goroutines, which
-// yield after each check so that engine loops do not wait behind them.
-func checkParallel(v *Verifier, batch []Inbound, workers int) {
-	if workers <= 1 || len(batch) < 2 {
-		for i := range batch {
-			v.Check(&batch[i])
-			runtime.Gosched()
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, len(batch)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(batch) {
-					return
-				}
-				v.Check(&batch[i])
-				runtime.Gosched()
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // loopSlice bounds the datagrams the engine takes between two looks at the

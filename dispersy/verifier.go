@@ -1,12 +1,14 @@
 package dispersy
 
 import (
-	"time"
-
+	"bytes"
+	"crypto/sha256"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/dispersy-go/dispersy/conversion"
+	"github.com/dispersy-go/dispersy/dispersy/seen"
 	"github.com/dispersy-go/dispersy/keys"
 )
 
@@ -18,6 +20,7 @@ type Inbound struct {
 
 	frame *conversion.Frame // decoded with codec; every signature verified
 	codec *conversion.Codec
+	known bool // the hash of a packet stored recently: not decoded
 }
 
 // Verifier decodes packets and checks their signatures ahead of the
@@ -28,13 +31,32 @@ type Inbound struct {
 // the engine. Safe for concurrent use.
 type Verifier struct {
 	codecs atomic.Pointer[map[keys.CommunityID]*conversion.Codec]
+	stored seen.Set[Hash] // hashes of the packets the engine stored lately
+	// good holds the SHA-256 of packets whose signatures verified lately:
+	// a copy that comes again before the first is stored (pushed and
+	// pulled at once) has the same signatures, a pure function of its
+	// bytes (docs/security.md, "Signatures checked once").
+	good                  seen.Set[[sha256.Size]byte]
+	verified, known, same atomic.Uint64
+}
+
+// VerifierStats counts what Check did with the packets it saw.
+type VerifierStats struct {
+	Verified uint64 // signed packets whose signatures were checked
+	Known    uint64 // stored lately: left to the engine's duplicate check
+	Same     uint64 // byte-identical to a packet verified lately: not checked again
+}
+
+// Stats returns the counts so far.
+func (v *Verifier) Stats() VerifierStats {
+	return VerifierStats{v.verified.Load(), v.known.Load(), v.same.Load()}
 }
 
 // Verifier returns the engine's verifier. Its view of the loaded
 // communities follows Join, Leave and auto-load.
 func (e *Engine) Verifier() *Verifier {
 	if e.verifier == nil {
-		e.verifier = &Verifier{}
+		e.verifier = &Verifier{good: seen.Set[[sha256.Size]byte]{Max: 4096}}
 		e.publishCodecs()
 	}
 	return e.verifier
@@ -54,30 +76,39 @@ func (e *Engine) publishCodecs() {
 
 // Check decodes in.Data and verifies its signatures. On success it marks in
 // as verified, so the engine skips both steps; on any failure it leaves in
-// unmarked and the engine decides (and counts) what to do.
+// unmarked and the engine decides (and counts) what to do. A packet whose
+// hash the engine stored lately is marked known instead, unchecked; one
+// whose SHA-256 it verified lately is marked verified without a check.
 func (v *Verifier) Check(in *Inbound) {
 	in.frame, in.codec = nil, nil
-	cid, ok := conversion.PeekCommunity(in.Data)
-	if !ok {
+	sum := sha256.Sum256(in.Data)
+	if in.known = v.stored.Has(Hash(sum[:HashSize])); in.known {
+		v.known.Add(1)
 		return
 	}
+	cid, ok := conversion.PeekCommunity(in.Data)
 	m := v.codecs.Load()
-	if m == nil {
+	if !ok || m == nil || (*m)[cid] == nil {
 		return
 	}
 	codec := (*m)[cid]
-	if codec == nil {
-		return
-	}
 	f, err := codec.Decode(in.Data)
 	if err != nil {
 		return
 	}
-	body := f.Body()
-	for i, a := range f.Authors {
-		if a.Key == nil || !a.Key.Verify(body, f.Signatures[i]) {
-			return
+	switch {
+	case len(f.Authors) == 0: // unsigned
+	case v.good.Has(sum):
+		v.same.Add(1)
+	default:
+		v.verified.Add(1)
+		body := f.Body()
+		for i, a := range f.Authors {
+			if a.Key == nil || !a.Key.Verify(body, f.Signatures[i]) {
+				return
+			}
 		}
+		v.good.Add(sum)
 	}
 	in.frame, in.codec = f, codec
 }
@@ -89,6 +120,7 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 		return e.failed
 	}
 	e.SetTime(now)
+	e.confirmKnown(ins)
 	for i := range ins {
 		in := &ins[i]
 		e.stats.Received++
@@ -98,16 +130,76 @@ func (e *Engine) ReceiveInbound(now time.Time, ins []Inbound) error {
 			continue
 		}
 		e.received(in.Addr, len(in.Data))
-		var pre *conversion.Frame
-		if in.frame != nil {
-			if c := e.communities[in.frame.Community]; c != nil && c.def.codec == in.codec {
-				pre = in.frame
-			}
-		}
-		e.ingest(in.Addr, in.Data, pre)
+		e.ingest(in.Addr, in.Data, e.preverified(in))
 		if e.failed != nil {
 			return e.failed
 		}
 	}
 	return e.flush()
+}
+
+// preverified returns in's frame if its signatures are good: checked by the
+// Verifier, or confirmed by confirmKnown; nil otherwise, and the engine
+// checks them.
+func (e *Engine) preverified(in *Inbound) *conversion.Frame {
+	if c := e.communities[in.codecCID()]; in.frame != nil && c != nil && c.def.codec == in.codec {
+		return in.frame
+	}
+	return nil
+}
+
+// codecCID is the community id in's packet names.
+func (in *Inbound) codecCID() keys.CommunityID {
+	cid, _ := conversion.PeekCommunity(in.Data)
+	return cid
+}
+
+// confirmKnown marks the known packets of ins that are byte-identical to a
+// packet stored now (so checked when stored) as verified, with one store
+// lookup per community. The others are checked by the engine; a store
+// failure here falls back to checking (the inbox's lookup reports it).
+func (e *Engine) confirmKnown(ins []Inbound) {
+	type at struct {
+		cid keys.CommunityID
+		key MessageKey
+	}
+	var cids []keys.CommunityID
+	keysOf := map[keys.CommunityID][]MessageKey{}
+	idx := map[at][]int{}
+	for i := range ins {
+		in := &ins[i]
+		c := e.communities[in.codecCID()]
+		if !in.known || c == nil {
+			continue
+		}
+		f, err := c.def.codec.Decode(in.Data)
+		if err != nil || len(f.Authors) == 0 {
+			continue
+		}
+		in.frame = f // in.codec stays nil until the store confirms
+		k := at{c.cid, MessageKey{Member: f.Authors[0].ID, GlobalTime: f.GlobalTime}}
+		if keysOf[k.cid] == nil {
+			cids = append(cids, k.cid)
+		}
+		keysOf[k.cid] = append(keysOf[k.cid], k.key)
+		idx[k] = append(idx[k], i)
+	}
+	for _, cid := range cids {
+		_ = e.store.Lookup(cid, keysOf[cid], func(r *Record) {
+			for _, i := range idx[at{cid, MessageKey{Member: r.Member, GlobalTime: r.GlobalTime}}] {
+				if bytes.Equal(r.Packet, ins[i].Data) {
+					ins[i].codec = e.communities[cid].def.codec
+				}
+			}
+		})
+	}
+}
+
+// committed remembers the packets of a committed batch as stored.
+func (v *Verifier) committed(b *Batch) {
+	for i := 0; v != nil && i < len(b.Ops); i++ {
+		if op := &b.Ops[i]; op.Kind == OpPut || op.Kind == OpReplacePacket {
+			v.stored.Add(op.Record.Hash)
+		}
+	}
 }

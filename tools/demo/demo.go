@@ -39,6 +39,7 @@ type peer struct {
 	node  *dispersy.Node
 	done  chan error // Run's result
 	comm  *dispersy.Community
+	full  bool // counted: it holds as many messages as expected
 }
 
 // masterKey and peerKey derive the demo's keys from the seed, so a second
@@ -61,20 +62,12 @@ func failf(format string, args ...any) error {
 // demo runs the demo with o and returns the exit status.
 func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
+		stop, err := startProfile(o.cpuprofile)
 		if err != nil {
-			fmt.Fprintf(stderr, "demo: cannot write the CPU profile: %v\n", err)
+			fmt.Fprintf(stderr, "demo: %v\n", err)
 			return exitFail
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			fmt.Fprintf(stderr, "demo: cannot start the CPU profile: %v\n", err)
-			return exitFail
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
+		defer stop()
 	}
 	if o.scenario == scenarioLateJoin {
 		return lateJoin(ctx, o, stdout, stderr)
@@ -114,6 +107,22 @@ func demo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// startProfile starts a CPU profile written to file; stop ends it.
+func startProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, failf("cannot write the CPU profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, failf("cannot start the CPU profile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // runner holds the demo's peers and resources.
 type runner struct {
 	o        options
@@ -144,33 +153,50 @@ type result struct {
 	missing            int    // (peer, message) pairs still missing at the end
 	deliveries         uint64 // (peer, message) pairs that arrived over the network
 	duplicates         uint64 // messages received that the peer held already
-	cpu                time.Duration
-	maxRSS             uint64
-	idleCores          float64 // -1: not measured
-	latency            latencyReport
+	// The Verifiers' counts (dispersy.VerifierStats), summed over peers.
+	sigChecks, knownSkips, sameSkips uint64
+	catchup                          *catchup.Stats // summed over peers; nil when off
+	cpu                              time.Duration
+	maxRSS                           uint64
+	idleCores                        float64 // -1: not measured
+	preloadTime                      time.Duration
+	latency                          latencyReport
 }
 
 // report is the -json output.
 type report struct {
-	Peers            int      `json:"peers"`
-	Messages         int      `json:"messages"`
-	Publishers       int      `json:"publishers"`
-	Step             string   `json:"step"`
-	Loss             float64  `json:"loss"`
-	Ready            bool     `json:"ready"`
-	Converged        bool     `json:"converged"`
-	ReadySeconds     float64  `json:"ready_seconds"`
-	Seconds          float64  `json:"seconds"`
-	CPUSeconds       float64  `json:"cpu_seconds"`
-	BytesSent        uint64   `json:"bytes_sent"`
-	DatagramsSent    uint64   `json:"datagrams_sent"`
-	Deliveries       uint64   `json:"deliveries"`
-	BytesPerDelivery float64  `json:"bytes_per_delivery"`
-	MaxRSSMB         float64  `json:"max_rss_mb"`
-	MissingAtEnd     int      `json:"missing_at_end"`
-	Duplicates       uint64   `json:"duplicates"`
-	IdleSeconds      float64  `json:"idle_seconds,omitempty"`
-	IdleCPUCores     *float64 `json:"idle_cpu_cores,omitempty"`
+	Peers            int     `json:"peers"`
+	Messages         int     `json:"messages"`
+	Publishers       int     `json:"publishers"`
+	Step             string  `json:"step"`
+	Loss             float64 `json:"loss"`
+	Ready            bool    `json:"ready"`
+	Converged        bool    `json:"converged"`
+	ReadySeconds     float64 `json:"ready_seconds"`
+	Seconds          float64 `json:"seconds"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	BytesSent        uint64  `json:"bytes_sent"`
+	DatagramsSent    uint64  `json:"datagrams_sent"`
+	Deliveries       uint64  `json:"deliveries"`
+	BytesPerDelivery float64 `json:"bytes_per_delivery"`
+	MaxRSSMB         float64 `json:"max_rss_mb"`
+	MissingAtEnd     int     `json:"missing_at_end"`
+	Duplicates       uint64  `json:"duplicates"`
+	// The packets whose signatures the peers' Verifiers checked, and those
+	// they did not check: stored lately (known) or byte-identical to one
+	// verified lately (same); dispersy.VerifierStats.
+	SignatureChecks uint64 `json:"signature_checks"`
+	SkippedKnown    uint64 `json:"skipped_known"`
+	SkippedSame     uint64 `json:"skipped_same"`
+	// Catchup is the peers' catch-up counters (catchup.Stats), summed,
+	// when -reconcile is on.
+	Catchup      *catchup.Stats `json:"catchup,omitempty"`
+	IdleSeconds  float64        `json:"idle_seconds,omitempty"`
+	IdleCPUCores *float64       `json:"idle_cpu_cores,omitempty"`
+	// Preloaded is -preload: chat lines every store held at the start,
+	// written in PreloadSeconds (before ready_seconds starts).
+	Preloaded      int     `json:"preloaded,omitempty"`
+	PreloadSeconds float64 `json:"preload_seconds,omitempty"`
 	latencyReport
 }
 
@@ -183,10 +209,12 @@ func (r result) report(o options) report {
 		CPUSeconds: r.cpu.Seconds(), BytesSent: r.bytes, DatagramsSent: r.datagrams,
 		Deliveries: r.deliveries, MaxRSSMB: float64(r.maxRSS) / (1 << 20),
 		MissingAtEnd: r.missing, Duplicates: r.duplicates, latencyReport: r.latency,
+		SignatureChecks: r.sigChecks, SkippedKnown: r.knownSkips, SkippedSame: r.sameSkips, Catchup: r.catchup,
 	}
 	if r.deliveries > 0 {
 		rep.BytesPerDelivery = float64(r.bytes) / float64(r.deliveries)
 	}
+	rep.Preloaded, rep.PreloadSeconds = o.preload, r.preloadTime.Seconds()
 	if r.idleCores >= 0 {
 		c := r.idleCores
 		rep.IdleCPUCores, rep.IdleSeconds = &c, o.idle.Seconds()
@@ -218,12 +246,15 @@ func (r result) hint(o options) string {
 // creates the messages and waits for convergence. Its error is a local
 // failure.
 func (d *runner) run(ctx context.Context) (result, error) {
-	t0 := time.Now()
-	d.deadline = t0.Add(d.o.timeout)
 	res := result{idleCores: -1}
 	if err := d.folder(); err != nil {
 		return res, err
 	}
+	if err := d.preloadStores(&res); err != nil {
+		return res, err
+	}
+	t0 := time.Now()
+	d.deadline = t0.Add(d.o.timeout)
 	if err := d.start(ctx); err != nil {
 		return res, err
 	}
@@ -277,6 +308,39 @@ func (d *runner) run(ctx context.Context) (result, error) {
 	return res, nil
 }
 
+// preloadStores writes -preload chat lines into every peer's store file
+// before any node starts: the latejoin scenario's history, created and
+// signed once. -timeout counts from its end.
+func (d *runner) preloadStores(res *result) error {
+	if d.o.preload == 0 {
+		return nil
+	}
+	t0 := time.Now()
+	fmt.Fprintf(d.stderr, "creating %d chat lines and writing them into %d stores\n", d.o.preload, d.o.peers)
+	h, err := makeChatHistory(d.o.seed, d.o.preload)
+	if err != nil {
+		return err
+	}
+	for i := range d.o.peers {
+		st, err := database.Open(d.storePath(i), database.Options{ReadConns: 1})
+		if err != nil {
+			return storeFailure(i, d.storePath(i), err)
+		}
+		err = h.write(st)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return failf("writing the preloaded chat lines into the store of peer %d: %v", i, err)
+		}
+	}
+	res.preloadTime = time.Since(t0)
+	return nil
+}
+
+// storePath is peer i's store file.
+func (d *runner) storePath(i int) string { return filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)) }
+
 // finish records the traffic and the process's resources at the end of
 // the run.
 func (d *runner) finish(res *result) {
@@ -290,17 +354,38 @@ func (d *runner) finish(res *result) {
 	for _, p := range d.peers {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		st, err := p.node.Stats(ctx)
-		cancel()
+		if err == nil {
+			err = p.node.Do(ctx, func(e *dispersy.Engine) error {
+				v := e.Verifier().Stats()
+				res.sigChecks, res.knownSkips, res.sameSkips = res.sigChecks+v.Verified, res.knownSkips+v.Known, res.sameSkips+v.Same
+				if cs := catchupStats(e); cs != nil {
+					if res.catchup == nil {
+						res.catchup = &catchup.Stats{}
+					}
+					res.catchup.Add(*cs)
+				}
+				return nil
+			})
+		}
 		if err == nil {
 			res.duplicates += st.DroppedBy(dispersy.DropDuplicate)
 			res.latency.Shed += st.DroppedBy(dispersy.DropOverload) + st.DroppedBy(dispersy.DropQueueFull)
 		}
+		cancel()
 	}
 }
 
 // measureIdle lets the converged peers run for -idle and records the
 // process's CPU over it, in cores.
+// With -idleprofile it writes a CPU profile of that phase.
 func (d *runner) measureIdle(ctx context.Context, res *result) error {
+	if d.o.idleprof != "" {
+		stop, err := startProfile(d.o.idleprof)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	cpu0, _, ok := usage()
 	t0 := time.Now()
 	select {
@@ -411,7 +496,7 @@ func (d *runner) startPeer(ctx context.Context, i int) error {
 	if i > 0 {
 		tracker = []netip.AddrPort{d.peers[0].ep.LocalAddr()}
 	}
-	p := &peer{index: i, key: peerKey(o.seed, i), path: filepath.Join(d.dir, fmt.Sprintf("peer%02d.db", i)), done: make(chan error, 1)}
+	p := &peer{index: i, key: peerKey(o.seed, i), path: d.storePath(i), done: make(chan error, 1)}
 	st, err := database.Open(p.path, database.Options{ReadConns: 1})
 	if err != nil {
 		return storeFailure(i, p.path, err)
@@ -744,13 +829,18 @@ func (d *runner) pause(ctx context.Context, dur time.Duration) error {
 }
 
 // counted reports whether every peer stores as many live chat messages as
-// want holds: necessary for convergence, and one count per store.
+// want holds: necessary for convergence, and one count per store not yet
+// full (a peer's count does not shrink: a status replaces its
+// predecessor), so that the demo's polling costs the nodes little CPU.
 func (d *runner) counted(want expected) (bool, error) {
 	n := 0
 	for _, hs := range want {
 		n += len(hs)
 	}
 	for _, p := range d.peers {
+		if p.full {
+			continue
+		}
 		c, err := p.store.Count(p.comm.ID(), []uint8{chat.IDMessage, chat.IDStatus, chat.IDModerator})
 		if err != nil {
 			return false, failf("reading the store of peer %d: %v", p.index, err)
@@ -758,6 +848,7 @@ func (d *runner) counted(want expected) (bool, error) {
 		if c < n {
 			return false, nil
 		}
+		p.full = true
 	}
 	return true, nil
 }

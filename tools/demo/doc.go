@@ -52,7 +52,12 @@
 // bytes_per_delivery (bytes_sent / deliveries), max_rss_mb (the process's
 // peak resident set), missing_at_end ((peer, message) pairs missing when
 // the run ended; 0 on success), duplicates (messages the peers received
-// and dropped because they held them already; each cost a signature check)
+// and dropped because they held them already), signature_checks,
+// skipped_known and skipped_same (the packets the peers' Verifiers checked
+// the signatures of, and those they did not: stored lately, left to the
+// duplicate check, or byte-identical to one verified lately;
+// dispersy.VerifierStats), catchup (the peers' catch-up counters,
+// catchup.Stats, summed; with -reconcile),
 // do_samples, do_p50_ms, do_p99_ms and do_max_ms (a trivial Node.Do timed
 // on every peer every 100 ms from the start until the figures are taken:
 // how long the node's own API waits behind its incoming work), shed
@@ -60,7 +65,16 @@
 // queue-full) and, with -idle D, idle_seconds and
 // idle_cpu_cores: after convergence the peers keep walking for D and the
 // process's CPU over it is divided by D. -cpuprofile FILE writes a CPU
-// profile of the whole run (go tool pprof -top FILE). The demo reads every
+// profile of the whole run (go tool pprof -top FILE), -idleprofile FILE
+// one of the -idle phase alone. -preload N writes N chat lines (the
+// latejoin scenario's history: created and signed once) into every
+// peer's store before the nodes start, so idle_cpu_cores can be measured
+// at a large history without delivering it (preloaded and
+// preload_seconds in the JSON; -timeout counts from the end of it):
+//
+//	go run ./tools/demo -peers 20 -messages 20 -step 1s -preload 100000 -idle 20s -json
+//
+// The demo reads every
 // store once a second for the progress bar and otherwise only counts rows,
 // so its own share of cpu_seconds stays small.
 //
@@ -71,7 +85,8 @@
 // -seed (keys, walkers and loss; default 1), -step (walker step interval,
 // default 200ms; every candidate lifetime is scaled with it), -port (listen
 // on ports P..P+peers-1; default free ports), -json, -idle (default 0: not
-// measured), -cpuprofile, -http (serve peer 0's status page, status.json
+// measured), -idleprofile, -preload (default 0; not with -dir),
+// -cpuprofile, -http (serve peer 0's status page, status.json
 // and metrics on this TCP address, e.g. 127.0.0.1:8080, until the demo ends;
 // see package dispersy/debughttp).
 //

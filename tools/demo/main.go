@@ -50,6 +50,8 @@ type options struct {
 	json       bool          // one JSON object on stdout instead of the summary line
 	cpuprofile string        // write a CPU profile of the whole run here
 	idle       time.Duration // after convergence, measure the idle CPU over this long
+	idleprof   string        // write a CPU profile of the -idle phase only here
+	preload    int           // chat lines written into every store before the nodes start
 	http       string        // -http: serve peer 0's status page there
 
 	scenario  string // scenarioConverge or scenarioLateJoin
@@ -97,6 +99,8 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	flags.BoolVar(&o.json, "json", false, "")
 	flags.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	flags.DurationVar(&o.idle, "idle", 0, "")
+	flags.StringVar(&o.idleprof, "idleprofile", "", "")
+	flags.IntVar(&o.preload, "preload", 0, "")
 	flags.StringVar(&o.scenario, "scenario", scenarioConverge, "")
 	flags.BoolVar(&o.reconcile, "reconcile", true, "")
 	if err := flags.Parse(args); err != nil {
@@ -120,8 +124,8 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 	switch {
 	case o.scenario != scenarioConverge && o.scenario != scenarioLateJoin:
 		return o, usageError(stderr, "-scenario %q: must be %s or %s", o.scenario, scenarioConverge, scenarioLateJoin), false
-	case o.scenario == scenarioLateJoin && (o.peers < 2 || set["publishers"] || set["dir"] || o.idle > 0):
-		return o, usageError(stderr, "-scenario latejoin: -peers must be at least 2 (holders + the joiner); -publishers, -dir and -idle do not apply"), false
+	case o.scenario == scenarioLateJoin && (o.peers < 2 || set["publishers"] || set["dir"] || o.idle > 0 || o.preload > 0 || o.idleprof != ""):
+		return o, usageError(stderr, "-scenario latejoin: -peers must be at least 2 (holders + the joiner); -publishers, -dir, -idle, -idleprofile and -preload do not apply"), false
 	case flags.NArg() > 0:
 		return o, usageError(stderr, "unexpected argument %q: the demo takes flags only", flags.Arg(0)), false
 	case o.peers < 2 || o.peers > maxPeers:
@@ -138,6 +142,12 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 		return o, usageError(stderr, "-publishers %d: must be between 1 and -peers (%d); 0 means every peer", o.publishers, o.peers), false
 	case o.idle < 0:
 		return o, usageError(stderr, "-idle %v: must be 0 (do not measure) or positive (e.g. 5s)", o.idle), false
+	case o.idleprof != "" && (o.idle == 0 || o.cpuprofile != ""):
+		return o, usageError(stderr, "-idleprofile profiles the -idle phase: it needs -idle and excludes -cpuprofile"), false
+	case o.preload < 0 || o.preload > maxMessages:
+		return o, usageError(stderr, "-preload %d: must be between 0 and %d", o.preload, maxMessages), false
+	case o.preload > 0 && o.dir != "":
+		return o, usageError(stderr, "-preload writes into new stores: it does not apply with -dir"), false
 	case o.port < 0 || o.port+o.peers-1 > 65535:
 		return o, usageError(stderr, "-port %d: peers use ports %d..%d, which must lie in 1..65535 (0 picks free ports)", o.port, o.port, o.port+o.peers-1), false
 	}
@@ -148,7 +158,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, ok boo
 }
 
 // usageLine is printed after every usage error.
-const usageLine = "usage: demo [-scenario converge|latejoin] [-peers N] [-messages N] [-publishers N] [-loss P] [-reconcile] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-json] [-idle D] [-cpuprofile FILE] [-http ADDR] (demo -h for help)"
+const usageLine = "usage: demo [-scenario converge|latejoin] [-peers N] [-messages N] [-publishers N] [-loss P] [-reconcile] [-timeout D] [-dir DIR] [-seed N] [-step D] [-port P] [-json] [-idle D] [-idleprofile FILE] [-preload N] [-cpuprofile FILE] [-http ADDR] (demo -h for help)"
 
 func usageError(stderr io.Writer, format string, args ...any) int {
 	fmt.Fprintf(stderr, "demo: "+format+"\n", args...)
@@ -191,6 +201,10 @@ Flags:
                 summary line (also when the run fails)
   -idle D       after convergence, measure the process's CPU over D while
                 the peers idle (idle_cpu_cores; default 0: not measured)
+  -idleprofile FILE  write a CPU profile of the -idle phase only to FILE
+  -preload N    before the nodes start, write N chat lines (created and
+                signed once) into every peer's store, so the peers start
+                holding them (e.g. to measure -idle at a large history)
   -cpuprofile FILE  write a CPU profile of the whole run to FILE
   -scenario S   converge (default: the above) or latejoin: -peers minus one
                 holders (default 4 peers: 3 holders) store -messages chat

@@ -199,6 +199,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-publishers", "5", "-peers", "4"}, "-publishers 5: must be between 1 and -peers (4)"},
 		{[]string{"-publishers", "-1"}, "-publishers -1"},
 		{[]string{"-idle", "-1s"}, "-idle -1s"},
+		{[]string{"-idleprofile", "f"}, "-idleprofile profiles the -idle phase"},
+		{[]string{"-idleprofile", "f", "-idle", "1s", "-cpuprofile", "g"}, "-idleprofile profiles the -idle phase"},
+		{[]string{"-preload", "-1"}, "-preload -1"},
+		{[]string{"-preload", "10", "-dir", "x"}, "-preload writes into new stores"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -399,6 +403,14 @@ func TestJSON(t *testing.T) {
 	}
 	if r.ReadySeconds <= 0 || r.Seconds <= 0 || r.CPUSeconds <= 0 || r.MaxRSSMB <= 0 {
 		t.Errorf("report %+v: times, CPU and memory must be positive", r)
+	}
+	// Catch-up is on by default: its counters are summed over the peers.
+	if r.Catchup == nil || r.Catchup.Sessions == 0 {
+		t.Errorf("report %+v: no catch-up counters", r)
+	}
+	// Every delivery passed a Verifier: checked, or a copy of one checked.
+	if r.SignatureChecks+r.SkippedSame == 0 {
+		t.Errorf("report %+v: no signature checks counted", r)
 	}
 	if r.IdleCPUCores == nil || *r.IdleCPUCores < 0 || r.IdleSeconds != 0.3 {
 		t.Errorf("report %+v: want idle_cpu_cores measured over 0.3 s", r)

@@ -25,14 +25,8 @@ import (
 func BenchmarkWalkStep(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "walk.db"), Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, w := walkStore(b, n)
 			defer s.Close()
-			benchCommunity(b, s)
-			fillBench(b, s, 0, n, 1000)
-			w := newWalkStep(b, s, n)
 			// The steady state of an idle overlay: the steps until the
 			// key cache is built (when it pays off) are not timed.
 			warm := time.Now()
@@ -70,14 +64,8 @@ func BenchmarkWalkStepWhileStoring(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			defer func(v int) { scanPatchMax = v }(scanPatchMax)
 			scanPatchMax = c.patch
-			s, err := Open(filepath.Join(b.TempDir(), "walk.db"), Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, w := walkStore(b, n)
 			defer s.Close()
-			benchCommunity(b, s)
-			fillBench(b, s, 0, n, 1000)
-			w := newWalkStep(b, s, n)
 			for i := 0; i < 1000 && !s.keysCached(benchCID); i++ {
 				w.step()
 			}
@@ -99,6 +87,18 @@ func BenchmarkWalkStepWhileStoring(b *testing.B) {
 type walkStep struct {
 	step       func()
 	keys, sent int
+}
+
+// walkStore opens a store in a temporary file holding n messages, and
+// the walk step against it.
+func walkStore(b *testing.B, n int) (*Store, *walkStep) {
+	s, err := Open(filepath.Join(b.TempDir(), "walk.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCommunity(b, s)
+	fillBench(b, s, 0, n, 1000)
+	return s, newWalkStep(b, s, n)
 }
 
 func newWalkStep(b *testing.B, s *Store, n int) *walkStep {

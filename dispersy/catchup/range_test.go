@@ -8,7 +8,6 @@ import (
 	"github.com/dispersy-go/dispersy/dispersy"
 	dt "github.com/dispersy-go/dispersy/dispersy/dispersytest"
 	"github.com/dispersy-go/dispersy/dispersy/reconcile"
-	"github.com/dispersy-go/dispersy/keys"
 )
 
 // lacked is the bytes of the history a fresh joiner lacks: the packets
@@ -128,36 +127,7 @@ func TestRangeGivenUpFoundBySafetyNet(t *testing.T) {
 // would amplify a spoofed request); the holder walks to it, and serves the
 // request once the walk's response proved it.
 func TestRangeFromUnprovenAddress(t *testing.T) {
-	cfg := dt.DefaultSimConfig(12)
-	cfg.NoBootstrap = true
-	requester := dt.PeerKey(keys.Ed25519, 12, 1).Public().ID()
-	cfg.Engine.Extensions = []func(*dispersy.Engine) dispersy.Extension{func(e *dispersy.Engine) dispersy.Extension {
-		x := &ext{e: e, o: Options{}.resolve(), comms: map[keys.CommunityID]*state{}}
-		if e.Me().ID() == requester {
-			return nop{x} // sends requests by hand, no sessions of its own
-		}
-		return x
-	}}
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
-	p0, p1 := sim.Peers[0], sim.Peers[1]
-	if err := sim.Do(p1, func(e *dispersy.Engine) error { e.Community(debugCID).AddCandidate(p0.Addr); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if !p1.Engine.Proven(p0.Addr) || p0.Engine.Proven(p1.Addr) {
-		t.Fatalf("setup: proven 0->1 %v, 1->0 %v", p1.Engine.Proven(p0.Addr), p0.Engine.Proven(p1.Addr))
-	}
+	sim, p0, p1 := oneWayProof(t)
 	for i := range 3 {
 		if _, err := simCreate(sim, p0, "held "+string(rune('a'+i))); err != nil {
 			t.Fatal(err)

@@ -795,38 +795,7 @@ func TestUploadBudget(t *testing.T) {
 // TestWantFromUnprovenAddress: a dispersy-want from an address that never
 // answered our walk is not served; the holder walks to it instead.
 func TestWantFromUnprovenAddress(t *testing.T) {
-	cfg := dt.DefaultSimConfig(12)
-	cfg.NoBootstrap = true
-	requester := dt.PeerKey(keys.Ed25519, 12, 1).Public().ID()
-	cfg.Engine.Extensions = []func(*dispersy.Engine) dispersy.Extension{func(e *dispersy.Engine) dispersy.Extension {
-		x := &ext{e: e, o: Options{}.resolve(), comms: map[keys.CommunityID]*state{}}
-		if e.Me().ID() == requester {
-			return nop{x} // sends wants by hand, no sessions of its own
-		}
-		return x
-	}}
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
-	p0, p1 := sim.Peers[0], sim.Peers[1]
-	// Peer 1 walks to peer 0 (so it may send to it); peer 0 has not
-	// walked to peer 1.
-	if err := sim.Do(p1, func(e *dispersy.Engine) error { e.Community(debugCID).AddCandidate(p0.Addr); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if !p1.Engine.Proven(p0.Addr) || p0.Engine.Proven(p1.Addr) {
-		t.Fatalf("setup: proven 0->1 %v, 1->0 %v", p1.Engine.Proven(p0.Addr), p0.Engine.Proven(p1.Addr))
-	}
+	sim, p0, p1 := oneWayProof(t)
 	m, err := simCreate(sim, p0, "held") // not pushed: peer 1 is not proven
 	if err != nil {
 		t.Fatal(err)
@@ -919,4 +888,43 @@ func TestDeterministic(t *testing.T) {
 	if a != b || ta != tb {
 		t.Fatalf("two runs with one seed differ:\n%+v after %v\n%+v after %v", a, ta, b, tb)
 	}
+}
+
+// oneWayProof returns a simulation of two peers of the debug community
+// where peer 1 walked to peer 0 (so it may send to it) and peer 0 has not
+// walked to peer 1 (peer 1 is unproven there). Peer 1's catch-up starts no
+// sessions of its own: the test sends its requests by hand.
+func oneWayProof(t *testing.T) (sim *dt.Sim, p0, p1 *dt.SimPeer) {
+	t.Helper()
+	cfg := dt.DefaultSimConfig(12)
+	cfg.NoBootstrap = true
+	requester := dt.PeerKey(keys.Ed25519, 12, 1).Public().ID()
+	cfg.Engine.Extensions = []func(*dispersy.Engine) dispersy.Extension{func(e *dispersy.Engine) dispersy.Extension {
+		x := &ext{e: e, o: Options{}.resolve(), comms: map[keys.CommunityID]*state{}}
+		if e.Me().ID() == requester {
+			return nop{x}
+		}
+		return x
+	}}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddPeers(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 = sim.Peers[0], sim.Peers[1]
+	if err := sim.Do(p1, func(e *dispersy.Engine) error { e.Community(debugCID).AddCandidate(p0.Addr); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if !p1.Engine.Proven(p0.Addr) || p0.Engine.Proven(p1.Addr) {
+		t.Fatalf("setup: proven 0->1 %v, 1->0 %v", p1.Engine.Proven(p0.Addr), p0.Engine.Proven(p1.Addr))
+	}
+	return sim, p0, p1
 }

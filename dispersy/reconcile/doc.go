@@ -60,10 +60,13 @@
 // With RangePull the initiator does not ask for the ids of a range where it
 // holds nothing: it records the range ([Reconciler.NeedRanges]) for the
 // caller to fetch whole, and answers Skip; its first message over an empty
-// scope is a fingerprint, so the peer splits it. With RangeSplit n it first
-// sends such a range back n times as a fingerprint of nothing, so that the
-// peer splits it again (n = 1: an empty initiator learns Branch² ranges of
-// the peer's set in two round trips, without one id on the wire).
+// scope is a fingerprint, so the peer splits it. A responder splits a
+// range where the initiator's fingerprint is that of no item wider: into
+// one sub-range per IDListThreshold items, up to Branch² (an empty initiator
+// learns 256 ranges of a peer's 100,000 items in one round trip, without
+// one id on the wire). With RangeSplit n the initiator first sends such a
+// range back n times as a fingerprint of nothing, so that the peer splits
+// it again.
 //
 // # Limits
 //

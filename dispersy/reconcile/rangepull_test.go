@@ -49,8 +49,9 @@ func runBatch(t *testing.T, a, b *Index, cfg Config) (*Reconciler, int, int) {
 }
 
 // TestRangePullEmptyInitiator: an initiator that holds nothing learns, with
-// RangePull, ranges that cover the peer's whole set in two round trips
-// (RangeSplit 1: Branch² ranges), without a single id on the wire; a
+// RangePull, ranges that cover the peer's whole set in one round trip (the
+// peer splits a range where we hold nothing Branch² ways), without a
+// single id on the wire; a
 // partly filled one learns the ranges where it holds nothing and the ids
 // elsewhere, and together they are exactly what it lacks.
 func TestRangePullEmptyInitiator(t *testing.T) {
@@ -64,14 +65,14 @@ func TestRangePullEmptyInitiator(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty, _ := Build(nil)
-	cfg := Config{RangePull: true, RangeSplit: 1, MaxMessagesPerRound: 16}
+	cfg := Config{RangePull: true, MaxMessagesPerRound: 16}
 	ini, rounds, bytes := runBatch(t, empty, full, cfg)
 	if len(ini.Need()) != 0 {
 		t.Fatalf("%d ids listed, want none", len(ini.Need()))
 	}
 	rs := ini.NeedRanges()
-	if len(rs) != 256 || rounds != 2 {
-		t.Fatalf("%d ranges in %d round trips, want 256 in 2", len(rs), rounds)
+	if len(rs) != 256 || rounds != 1 {
+		t.Fatalf("%d ranges in %d round trips, want 256 in 1", len(rs), rounds)
 	}
 	total := 0
 	for k, r := range rs {

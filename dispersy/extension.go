@@ -21,6 +21,33 @@ type Extension interface {
 	Walked(c *Community, addr netip.AddrPort, globalTime uint64)
 }
 
+// Requested is an optional Extension method: an introduction request
+// from addr arrived, with the requester's global time, and was answered.
+// An extension that will serve addr soon may Probe it now, so that addr
+// is proven (Engine.Proven) one round trip sooner.
+type Requested interface {
+	Requested(c *Community, addr netip.AddrPort, globalTime uint64)
+}
+
+// SyncHolder is an optional Extension method: while HoldSync reports
+// true for a community, its walk sends no bloom filter (requests,
+// responses and the filter that follows a thin request), so peers do not
+// answer with packets the extension is fetching already (catch-up's
+// transfer). Peers' filters are still answered.
+type SyncHolder interface {
+	HoldSync(c *Community) bool
+}
+
+// syncHeld reports whether an extension holds c's bloom sync.
+func (c *Community) syncHeld() bool {
+	for _, x := range c.e.exts {
+		if h, ok := x.(SyncHolder); ok && h.HoldSync(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // Extensions returns the engine's extensions (Config.Extensions), in order.
 func (e *Engine) Extensions() []Extension { return e.exts }
 
@@ -60,5 +87,6 @@ func (c *Community) SendPacket(to netip.AddrPort, pkt []byte) bool { return c.e.
 
 // Probe walks to addr once: an introduction request without a bloom filter
 // (rate-limited like every probe to an unproven address); its response
-// proves addr (Engine.Proven).
-func (c *Community) Probe(addr netip.AddrPort) { c.walk.sendRequest(c, addr, true, false) }
+// proves addr (Engine.Proven). It reports whether the request was sent
+// (not refused by the probe rate limit or a full request cache).
+func (c *Community) Probe(addr netip.AddrPort) bool { return c.walk.sendRequest(c, addr, true, false) }

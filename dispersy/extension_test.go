@@ -2,6 +2,7 @@ package dispersy_test
 
 import (
 	"bytes"
+	"github.com/dispersy-go/dispersy/conversion"
 	"net/netip"
 	"slices"
 	"strings"
@@ -164,4 +165,93 @@ func simCreateOn(sim *dt.Sim, p *dt.SimPeer, text string) (*dispersy.Message[dt.
 		return err
 	})
 	return m, err
+}
+
+// holdingRecorder is a recorder that holds its community's bloom sync
+// while hold is set (SyncHolder) and records introduction requests
+// (Requested).
+type holdingRecorder struct {
+	recorder
+	hold      bool
+	requested []netip.AddrPort
+}
+
+func (h *holdingRecorder) HoldSync(*dispersy.Community) bool { return h.hold }
+func (h *holdingRecorder) Requested(_ *dispersy.Community, a netip.AddrPort, _ uint64) {
+	h.requested = append(h.requested, a)
+}
+
+// TestSyncHolderAndRequested: while an extension holds a community's bloom
+// sync, its introduction requests carry no bloom filter and a message the
+// peer lacks does not come by bloom sync; released, the next walk brings
+// it. The peer walked to hears of each request (Requested).
+func TestSyncHolderAndRequested(t *testing.T) {
+	cfg := dt.DefaultSimConfig(12)
+	recs := map[*dispersy.Engine]*holdingRecorder{}
+	cfg.Engine.Extensions = []func(*dispersy.Engine) dispersy.Extension{func(e *dispersy.Engine) dispersy.Extension {
+		r := &holdingRecorder{recorder: recorder{e: e, id: 200}, hold: true}
+		recs[e] = r
+		return r
+	}}
+	var reqs [][]byte // introduction requests peer 1 sent
+	var p1Addr netip.AddrPort
+	cfg.Network.Trace = func(ev dt.Event) {
+		if ev.Kind == dt.EventSend && ev.From == p1Addr && len(ev.Data) > conversion.PrefixSize && ev.Data[conversion.PrefixSize] == dispersy.IntroductionRequestType.ID() {
+			reqs = append(reqs, slices.Clone(ev.Data))
+		}
+	}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddPeers(2); err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := sim.Peers[0], sim.Peers[1]
+	p1Addr = p1.Addr
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Created while the network is split: its push is lost, so only a
+	// sync can bring it.
+	if err := sim.Net.Partition([]netip.AddrPort{p0.Addr}, []netip.AddrPort{p1.Addr}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := simCreateOn(sim, p0, "held back"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	sim.Net.Heal()
+	r0, r1 := recs[p0.Engine], recs[p1.Engine]
+	r0.hold = false
+	if err := sim.Net.RunFor(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c1 := p1.Engine.Community(debugCID)
+	if len(reqs) < 2 {
+		t.Fatalf("peer 1 sent %d introduction requests in 22 s", len(reqs))
+	}
+	for _, pkt := range reqs {
+		if scDecode(t, c1, dispersy.IntroductionRequestType, pkt).payload.Sync != nil {
+			t.Fatal("an introduction request carried a bloom filter while the sync was held")
+		}
+	}
+	if n := sim.Count(p1, debugCID, nil); n != 0 {
+		t.Fatalf("peer 1 holds %d messages with its sync held", n)
+	}
+	if !slices.Contains(r0.requested, p1.Addr) {
+		t.Fatal("peer 0's extension did not hear of peer 1's requests")
+	}
+	r1.hold = false
+	if err := sim.Net.RunFor(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := sim.Count(p1, debugCID, nil); n != 1 {
+		t.Fatalf("peer 1 holds %d messages after its sync was released, want 1", n)
+	}
 }

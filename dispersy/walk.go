@@ -31,7 +31,10 @@ type walkState struct {
 	table    *walker.Table
 	requests *requestcache.Cache[*introRequest]
 	next     time.Time
-	sync     syncCache
+	// phase delays the second step by a random part of the first
+	// interval (see init); 0 after it.
+	phase time.Duration
+	sync  syncCache
 	// syncCount is Dispersy's _nrsyncpackets: how many hashes the last
 	// range held, a hint for the range strategy.
 	syncCount int
@@ -63,10 +66,13 @@ func (w *walkState) init(c *Community) {
 	}
 	w.table, _ = walker.NewTable(cfg, e.addresses())
 	w.requests = requestcache.New[*introRequest](e.rng, maxIntroRequests)
-	// Communities start walking at a random point of the first interval
-	// (the fast-start one), so peers started together do not walk in lock
-	// step (Dispersy: database_id % 3 seconds).
-	w.next = e.now.Add(time.Duration(e.rng.Int64N(int64(cfg.NextStep(0, false, false)))))
+	// A community takes its first step at once: a node that starts (or a
+	// joiner behind a large history) reaches its bootstrap peers without
+	// waiting. The step after it comes at a random point of the interval
+	// that follows, so peers started together do not walk in lock step
+	// (Dispersy: database_id % 3 seconds).
+	w.next = e.now
+	w.phase = time.Duration(e.rng.Int64N(int64(cfg.NextStep(0, false, false))))
 }
 
 // WithWalkTarget sets the community's walk target and maximum number of
@@ -145,7 +151,7 @@ func (w *walkState) tick(c *Community) error {
 	w.step(c)
 	cfg := w.table.Config()
 	wait := cfg.NextStep(w.table.CountVerified(now), now.Before(w.fruitful), w.slowed)
-	w.next = now.Add(wait)
+	w.next, w.phase = now.Add(wait+w.phase), 0
 	w.slowed = cfg.WalkTarget > 0 && wait == cfg.SlowStepInterval
 	return c.e.failed
 }
@@ -184,7 +190,7 @@ func (e *Engine) bootstrap() []netip.AddrPort {
 }
 
 // sendRequest sends an introduction request to to.
-func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSync bool) {
+func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSync bool) bool {
 	now := c.e.now
 	x := &introRequest{to: to}
 	id, err := w.requests.Add(now, introPrefix, c.e.cfg.Walker.IntroRequestTimeout, x)
@@ -192,10 +198,11 @@ func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSyn
 		if !errors.Is(err, requestcache.ErrFull) && !errors.Is(err, requestcache.ErrPrefixFull) {
 			c.e.log.Warn().Err(err).Msg("introduction request")
 		}
-		return
+		return false
 	}
 	req := c.introRequest(to, advice, id)
 	fixed := c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false)
+	withSync = withSync && !c.syncHeld()
 	if withSync && c.e.allowance(to) < c.e.cfg.MaxDatagram {
 		// A full bloom filter goes only to an address that proved it
 		// receives what we send, or whose credit covers a full datagram:
@@ -210,7 +217,9 @@ func (w *walkState) sendRequest(c *Community, to netip.AddrPort, advice, withSyn
 	w.table.Walk(now, to)
 	if pkt := c.buildDirect(IntroductionRequestType, req); pkt != nil && c.e.send(to, pkt) {
 		c.e.stats.Walks++
+		return true
 	}
+	return false
 }
 
 // introRequest is an introduction request to to from our addresses.
@@ -240,6 +249,9 @@ func (c *Community) probeSync(fixed int) *SyncRequest {
 // whose response just proved its address: an introduction request without
 // advice, which asks for the sync answer only (no response, no walk).
 func (c *Community) sendFilter(to netip.AddrPort, id uint16) {
+	if c.syncHeld() {
+		return
+	}
 	req := c.introRequest(to, false, id)
 	if req.Sync = c.buildSync(to, c.introFixedSize([]netip.AddrPort{to, req.SourceLAN, req.SourceWAN}, false)); req.Sync != nil {
 		c.sendDirect(IntroductionRequestType, req, to)
@@ -355,7 +367,7 @@ func (w *walkState) handle(c *Community, m *message) {
 			if intro != nil {
 				resp.IntroducedLAN, resp.IntroducedWAN, resp.IntroducedTunnel = intro.LAN(), intro.WAN(), intro.Tunnel()
 			}
-			if c.e.cfg.SyncBothWays && c.e.cfg.BloomSync {
+			if c.e.cfg.SyncBothWays && c.e.cfg.BloomSync && !c.syncHeld() {
 				// The response's own filter fits what we may send the
 				// requester (all of the datagram once it is proven).
 				addrs := []netip.AddrPort{resp.Destination, resp.SourceLAN, resp.SourceWAN, resp.IntroducedLAN, resp.IntroducedWAN}
@@ -377,6 +389,11 @@ func (w *walkState) handle(c *Community, m *message) {
 		}
 		if p.Sync != nil && !c.e.busy {
 			c.answerSync(m.source, p.Sync)
+		}
+		for _, x := range c.e.exts {
+			if r, ok := x.(Requested); ok {
+				r.Requested(c, m.source, m.frame.GlobalTime)
+			}
 		}
 	case IntroductionResponse:
 		r, _ := w.requests.Get(introPrefix, p.Identifier)

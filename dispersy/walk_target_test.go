@@ -2,6 +2,9 @@ package dispersy_test
 
 import (
 	"fmt"
+	"github.com/dispersy-go/dispersy/conversion"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,7 +112,9 @@ func TestMaxPeersTrimsTables(t *testing.T) {
 }
 
 // firstVerified returns the virtual time peer 1 of a two-peer community
-// (peer 0 its bootstrap) needs to verify its first candidate.
+// (peer 0 its bootstrap) needs to verify its first candidate, when the
+// network drops everything for its first 200 ms (the first step, taken
+// at once, is lost: the bootstrap peer is still starting).
 func firstVerified(t *testing.T, fast time.Duration) time.Duration {
 	t.Helper()
 	cfg := dt.DefaultSimConfig(11)
@@ -125,7 +130,13 @@ func firstVerified(t *testing.T, fast time.Duration) time.Duration {
 		t.Fatal(err)
 	}
 	start := sim.Net.Now()
+	if err := sim.Net.Partition([]netip.AddrPort{sim.Peers[0].Addr}, []netip.AddrPort{sim.Peers[1].Addr}); err != nil {
+		t.Fatal(err)
+	}
 	for range 600 {
+		if sim.Net.Now().Sub(start) >= 200*time.Millisecond {
+			sim.Net.Heal()
+		}
 		c := sim.Peers[1].Engine.Communities()[0]
 		if c.Table().CountVerified(sim.Net.Now()) > 0 {
 			return sim.Net.Now().Sub(start)
@@ -139,13 +150,15 @@ func firstVerified(t *testing.T, fast time.Duration) time.Duration {
 }
 
 // Issue #17: a fresh peer steps at FastStepInterval until it has a
-// verified peer, so it finds its first peer sooner than at StepInterval.
+// verified peer, so it finds its first peer sooner than at StepInterval
+// when its first step (taken at once, TestFirstStepAtOnce) is lost.
 func TestFastStartFindsFirstPeerSooner(t *testing.T) {
 	slow := firstVerified(t, 0)
 	fast := firstVerified(t, time.Second)
 	t.Logf("first verified peer after %v (no fast start) and %v (1 s fast start)", slow, fast)
-	if fast > 1500*time.Millisecond || fast >= slow {
-		t.Errorf("fast start: first verified peer after %v, want ≤ 1.5 s and sooner than without (%v)", fast, slow)
+	// The second step: one fast interval plus the random phase (< 1 s).
+	if fast > 2500*time.Millisecond || fast >= slow {
+		t.Errorf("fast start: first verified peer after %v, want ≤ 2.5 s and sooner than without (%v)", fast, slow)
 	}
 }
 
@@ -221,5 +234,59 @@ func BenchmarkIdleTraffic200(b *testing.B) {
 				b.ReportMetric(walks, "walks/peer/min")
 			}
 		})
+	}
+}
+
+// A community takes its first walk step at once, so a node reaches its
+// bootstrap peer as soon as it starts; the second step comes at a random
+// point of the interval after it, so peers started together do not walk
+// in lock step.
+func TestFirstStepAtOnce(t *testing.T) {
+	cfg := dt.DefaultSimConfig(3)
+	steps := map[netip.AddrPort][]time.Time{}
+	cfg.Network.Trace = func(ev dt.Event) {
+		if ev.Kind == dt.EventSend && len(ev.Data) > conversion.PrefixSize && ev.Data[conversion.PrefixSize] == dispersy.IntroductionRequestType.ID() {
+			steps[ev.From] = append(steps[ev.From], ev.At)
+		}
+	}
+	sim, err := dt.NewSim(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddPeers(20); err != nil {
+		t.Fatal(err)
+	}
+	start := sim.Net.Now()
+	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Net.RunFor(3 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var first, last time.Duration
+	for _, p := range sim.Peers[1:] {
+		s := steps[p.Addr]
+		if len(s) < 2 {
+			t.Fatalf("peer %d took %d walk steps in 3 s", p.Index, len(s))
+		}
+		if d := s[0].Sub(start); d > 10*time.Millisecond {
+			t.Errorf("peer %d: first step after %v, want at once", p.Index, d)
+		}
+		// The second step (not the request that follows the first's
+		// response with the bloom filter left out of it, 40 ms later).
+		k := slices.IndexFunc(s, func(at time.Time) bool { return at.Sub(s[0]) >= 500*time.Millisecond })
+		if k < 0 {
+			t.Fatalf("peer %d: no second step", p.Index)
+		}
+		d := s[k].Sub(s[0])
+		if first == 0 || d < first {
+			first = d
+		}
+		last = max(last, d)
+	}
+	// The step after the first: FastStepInterval (1 s: no peer had
+	// answered yet) plus a phase drawn from the first second.
+	if first < time.Second || last >= 2*time.Second || last-first < 300*time.Millisecond {
+		t.Errorf("second steps %v..%v after the first, want spread over [1 s, 2 s)", first, last)
 	}
 }

@@ -192,6 +192,8 @@ type state struct {
 	checked  map[netip.AddrPort]time.Time
 	rtt      time.Duration // smoothed round trip (RFC 6298), first tries only
 	rttvar   time.Duration // its mean deviation
+	minRTT   time.Duration // the least sample of the last minRTTWindow: the path without queues
+	minAt    time.Time     // when minRTT was sampled
 	slow     uint8         // timeouts since the last sample: each doubles rto
 	slowAt   time.Time     // when rto last doubled
 	tr       transfer
@@ -200,6 +202,7 @@ type state struct {
 	probed   map[netip.AddrPort]time.Time   // introduced candidates probed (recruit)
 	firsts   map[netip.AddrPort][32]byte    // digest of each peer's first-round answer (same)
 	served   int                            // dispersy-range answers sent (Options.lose)
+	peerTime uint64                         // the highest global time a walk response told (widen)
 }
 
 // Define implements dispersy.Extension.
@@ -326,18 +329,40 @@ func (x *ext) Applied(e *dispersy.Engine, ops []dispersy.Op) {
 
 // Walked implements dispersy.Extension: after a walk exchange with a
 // proven peer, check (one fingerprint) whether it holds what we lack.
-func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, _ uint64) {
+func (x *ext) Walked(c *dispersy.Community, addr netip.AddrPort, gt uint64) {
 	st := x.state(c)
 	if len(st.scopes) == 0 {
 		return
 	}
+	st.peerTime = max(st.peerTime, gt)
 	if st.deferred[addr] != nil && x.e.Proven(addr) {
 		st.serveDeferred(addr)
 	}
-	st.walked(addr)
+	st.walked(addr, gt)
 	if st.tr.active() {
 		st.recruit()
 	}
+}
+
+// Requested implements dispersy.Requested: a peer far behind us (our
+// clock more than twice its) that walked to us will check whether we hold
+// what it lacks as soon as our response arrives, and we answer only
+// proven addresses: probe it now, so that its proof arrives with its
+// check instead of one round trip after it.
+func (x *ext) Requested(c *dispersy.Community, addr netip.AddrPort, gt uint64) {
+	st := x.state(c)
+	if len(st.scopes) > 0 && farBehind(gt, c.GlobalTime(), x.o.RangeMax) && !x.e.Proven(addr) {
+		st.probe(addr)
+	}
+}
+
+// HoldSync implements dispersy.SyncHolder: while range pulls or wants
+// fetch what we lack, the walk's bloom filters would only make peers send
+// the same packets again (a joiner's duplicates came mostly from bloom
+// sync answers); bloom sync resumes when the transfer ends.
+func (x *ext) HoldSync(c *dispersy.Community) bool {
+	st := x.comms[c.ID()]
+	return st != nil && st.tr.active()
 }
 
 // BuildIndex returns the reconcile.Index of the live messages of the given

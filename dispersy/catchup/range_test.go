@@ -1,6 +1,7 @@
 package catchup
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -223,5 +224,93 @@ func TestNextPullWithinAcceptableTime(t *testing.T) {
 	tr.pulls[0].notBefore = now.Add(time.Millisecond) // sorted: lo 100
 	if got := order(1 << 40); !slices.Equal(got, []uint64{900, 5000, 20000}) {
 		t.Fatalf("first range throttled: pulled %v", got)
+	}
+}
+
+// TestWiden: a pull whose request got a whole answer is split when the
+// transfer has fewer pulls that may be asked than its window has room
+// for: in the middle of its global times, or, when it spans the highest
+// global time the engine accepts now, just below that limit; not after a
+// partial answer (the holder's budget ran out), not with the window full,
+// and not into parts expected to hold fewer than RangeMax items.
+func TestWiden(t *testing.T) {
+	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
+	e := w.sim.Peers[0].Engine
+	st := e.Extensions()[0].(*ext).state(e.Community(debugCID))
+	limit := st.acceptable()
+	b := func(gt uint64) reconcile.Bound { return reconcile.Bound{Time: gt} }
+	// The request asked from 936 and got 64 items up to 1000: one item per
+	// global time, so a part must span 65 global times.
+	r := &pullReq{lo: b(936), max: 64}
+	full := Pull{N: 64}
+	cases := []struct {
+		name   string
+		hi     reconcile.Bound
+		cwnd   float64
+		m      Pull
+		peer   uint64 // the highest global time a walk response told
+		splits []uint64
+	}{
+		{"middle", b(5000), 8, full, 0, []uint64{3000}},
+		{"spans the limit", b(limit + 10_000), 8, full, 0, []uint64{limit - 65}},
+		{"open above", reconcile.Infinity, 8, full, 4000, []uint64{2500}},
+		{"partial answer", b(5000), 8, Pull{N: 30}, 0, nil},
+		{"window full", b(5000), 1, full, 0, nil},
+		{"too small", b(1100), 8, full, 0, nil},
+	}
+	for _, c := range cases {
+		p := &pull{prio: 1, lo: b(1000), hi: c.hi}
+		r.p = p
+		st.tr.pulls, st.tr.cwnd, st.peerTime = []*pull{p}, c.cwnd, c.peer
+		st.widen(p, r, c.m)
+		var got []uint64
+		for _, q := range st.tr.pulls[1:] {
+			got = append(got, q.lo.Time)
+			if q.hi != c.hi {
+				t.Errorf("%s: the new pull ends at %v, want %v", c.name, q.hi, c.hi)
+			}
+		}
+		if !slices.Equal(got, c.splits) {
+			t.Errorf("%s: split at %v, want %v", c.name, got, c.splits)
+		}
+		if len(got) > 0 && p.hi != b(got[0]) {
+			t.Errorf("%s: the pull ends at %v after the split at %d", c.name, p.hi, got[0])
+		}
+	}
+	st.tr.pulls, st.tr.cwnd = nil, 4
+}
+
+// TestProbeRefusedIsTriedAgain: a probe the engine refuses (its rate
+// limit for an unproven address) is not remembered as sent, so the next
+// message from that address probes again. Remembered, it left a holder
+// unable to prove a joiner whose messages it deferred, and the joiner's
+// sessions with that holder timed out.
+func TestProbeRefusedIsTriedAgain(t *testing.T) {
+	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
+	e := w.sim.Peers[0].Engine
+	c := e.Community(debugCID)
+	st := e.Extensions()[0].(*ext).state(c)
+	stranger := netip.MustParseAddrPort("10.9.9.9:7759")
+	if !c.Probe(stranger) {
+		t.Fatal("the first probe of a new address was refused")
+	}
+	walks := e.Stats().Walks
+	st.probe(stranger) // refused: one probe per period beyond the credit
+	if e.Stats().Walks != walks {
+		t.Fatal("a second probe within the period was sent")
+	}
+	if _, ok := st.probed[stranger]; ok {
+		t.Fatal("a refused probe was remembered as sent")
+	}
+	if err := w.sim.Net.RunFor(11 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	walks = e.Stats().Walks
+	st.probe(stranger)
+	if e.Stats().Walks != walks+1 {
+		t.Fatal("no probe after the period")
+	}
+	if _, ok := st.probed[stranger]; !ok {
+		t.Fatal("a probe sent was not remembered")
 	}
 }

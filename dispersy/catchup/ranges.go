@@ -197,14 +197,32 @@ func (t *transfer) dropPull(p *pull) {
 func (t *transfer) sendPull(st *state, p *pull) bool {
 	now := st.now()
 	var peer netip.AddrPort
+	var until time.Time // the end of the earliest throttle of a holder
 	best := -1
 	for _, h := range p.holders {
 		if now.Before(st.backoff[h]) {
 			continue
 		}
+		if u, ok := t.throttled[h]; ok && (now.Before(u) || t.load(h) > 0) {
+			// A holder that throttled us: nothing until its budget
+			// refilled, then one request at a time until an answer
+			// comes back whole (asked by every pull at once, it
+			// answered one and refused the others).
+			if poll := now.Add(max(st.rtt/2, 5*time.Millisecond)); u.Before(poll) {
+				u = poll
+			}
+			if until.IsZero() || u.Before(until) {
+				until = u
+			}
+			continue
+		}
 		if n := t.load(h); best < 0 || n < best {
 			peer, best = h, n
 		}
+	}
+	if !peer.IsValid() && !until.IsZero() {
+		p.notBefore = until // every holder's budget is spent: wait
+		return true
 	}
 	if !peer.IsValid() {
 		t.dropPull(p)
@@ -253,11 +271,17 @@ func (t *transfer) inflight(st *state) float64 {
 }
 
 // grow opens the window after an answered request: slow start (one more
-// request per answer) until the first loss, then one per window.
+// request per answer) until the first loss, then one per window while the
+// smoothed round trip stays within a quarter of the least one (TCP
+// Vegas's rule: a longer one is a queue that the window already fills).
 func (t *transfer) grow(st *state) {
-	if t.cwnd < t.ssthresh {
+	switch {
+	case t.cwnd < t.ssthresh:
 		t.cwnd++
-	} else {
+	case st.rtt > st.minRTT+st.minRTT/4:
+		// The round trip grew a quarter above the path's: the window
+		// fills a queue already; growing it would only overflow it.
+	default:
 		t.cwnd += 1 / t.cwnd
 	}
 	t.cwnd = min(float64(st.x.o.MaxWindow), t.cwnd)
@@ -281,15 +305,21 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 		st.sample(now.Sub(r.sent))
 	}
 	r.hdr, r.next, r.prefixes = true, m.Hi, m.Prefixes
+	if !r.hdrOnly && (m.N == r.max || !m.Hi.Less(r.hi)) {
+		delete(t.throttled, from) // a whole answer: its budget is back
+	}
 	p := r.p
 	p.busy, p.lo, p.hdrOnly, p.tries = false, m.Hi, false, 0 // progress: a fresh start
 	if m.N == 0 && m.Hi.Less(p.hi) {
-		// Throttled: ask the others first, and this pull not before a
-		// tenth of a second (the budget refills at UploadRate per
-		// second); the request took no window.
-		if k := slices.Index(p.holders, from); k >= 0 && len(p.holders) > 1 {
-			p.holders = append(slices.Delete(p.holders, k, k+1), from)
+		// Throttled: this holder's upload budget for us is spent. Ask
+		// it nothing for a tenth of a second (the budget refills at
+		// UploadRate per second), whatever the range: asked range by
+		// range, a holder throttling 125 ranges was asked 125 times per
+		// tenth of a second. The request took no window.
+		if len(t.throttled) >= maxBuckets {
+			clear(t.throttled)
 		}
+		t.throttled[from] = now.Add(100 * time.Millisecond)
 		p.notBefore = now.Add(100 * time.Millisecond)
 		t.preqs = slices.DeleteFunc(t.preqs, func(x *pullReq) bool { return x == r })
 		t.wake = true
@@ -298,6 +328,8 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 	}
 	if !p.lo.Less(p.hi) {
 		t.dropPull(p)
+	} else {
+		st.widen(p, r, m)
 	}
 	r.deadline = now.Add(max(st.rtt, 50*time.Millisecond))
 	if r.hdrOnly {
@@ -309,6 +341,62 @@ func (st *state) onPullReply(from netip.AddrPort, m Pull) {
 	}
 	t.wake = true
 	st.schedule()
+}
+
+// widen splits the rest of p when the transfer has fewer range pulls that
+// may be asked now than its window has room for. Its request r just got
+// its header m. Each pull has one request without a
+// header in flight at a time, so a joiner that learned few ranges (16
+// where it held a few items) would otherwise fill its window only after
+// reconciling them again; this way the pulls double per round trip, as
+// the window does in slow start. Only after a full answer: a holder that
+// sent fewer items than asked while the range goes on is at its upload
+// budget or scan limit, and more requests would only be refused.
+//
+// The engine accepts global times up to acceptable, which rises with the
+// highest one stored: a pull that spans that limit is split just below
+// it, so that the next answer raises the limit by most of
+// AcceptableGlobalTimeRange (split in the middle, the limit would rise by
+// one answer per round trip and hold the transfer to that pace). Any other
+// pull is split in the middle of its global times. The header tells how
+// dense the range is: each part must be expected to hold RangeMax items.
+// For a range open above, the highest global time a walk response told
+// stands for its end.
+func (st *state) widen(p *pull, r *pullReq, m Pull) {
+	t := &st.tr
+	from := r.lo.Time
+	if p.max > 0 || m.N < r.max || p.lo.Time < from {
+		return // a gap asked again, or a partial answer
+	}
+	limit := st.acceptable()
+	n := 0
+	for _, q := range t.pulls {
+		if q.max == 0 && q.lo.Time <= limit {
+			n++ // a pull that may be asked now
+		}
+	}
+	if float64(n) >= t.cwnd {
+		return
+	}
+	end := p.hi.Time
+	if p.hi == reconcile.Infinity {
+		end = st.peerTime + 1
+	}
+	// The global times that hold RangeMax items, at the answer's density.
+	need := max(1, uint64(st.x.o.RangeMax)*(p.lo.Time-from+1)/uint64(m.N))
+	var at uint64
+	switch {
+	case end > limit && limit > p.lo.Time+2*need:
+		at = limit - need
+	case min(end, limit) > p.lo.Time+2*need:
+		at = p.lo.Time + (min(end, limit)-p.lo.Time)/2
+	default:
+		return
+	}
+	b := reconcile.Bound{Time: at}
+	t.pulls = append(t.pulls, &pull{prio: p.prio, lo: b, hi: p.hi, holders: slices.Clone(p.holders)})
+	p.hi = b
+	t.psorted = false
 }
 
 // pullCheck ends r when we hold every item its header announced.
@@ -488,7 +576,7 @@ func (st *state) onPull(from netip.AddrPort, m Pull) {
 	}
 	if !st.x.e.Proven(from) {
 		st.x.stats.Unproven++
-		st.c.Probe(from)
+		st.probe(from)
 		return
 	}
 	s := st.scopeOf(m.Scope)

@@ -21,7 +21,7 @@ func (st *state) serveReconcile(from netip.AddrPort, p Reconcile) {
 		// proves the peer (Walked), instead of letting the peer wait a
 		// whole retry timeout (TestFirstRoundWithUnprovenHolder).
 		st.x.stats.Unproven++
-		st.c.Probe(from)
+		st.probe(from)
 		if len(st.deferred) >= maxDeferred {
 			clear(st.deferred)
 		}
@@ -62,6 +62,24 @@ func (st *state) serveReconcile(from netip.AddrPort, p Reconcile) {
 	st.x.stats.Answered++
 	for j, m := range replies {
 		st.sendReconcile(from, Reconcile{Reply: true, Session: p.Session, Round: p.Round, Index: p.Part, Part: uint8(j), Parts: uint8(len(replies)), Scope: p.Scope, Msg: m})
+	}
+}
+
+// probe walks to an unproven peer whose message we cannot answer yet, at
+// most once per second: a peer's round of several messages (one per
+// scope) made one probe each, and each probe's response carried the
+// peer's bloom filter, answered with a sync answer of packets that its
+// transfer fetched again.
+func (st *state) probe(a netip.AddrPort) {
+	now := st.now()
+	if t, ok := st.probed[a]; ok && now.Sub(t) < time.Second {
+		return
+	}
+	if len(st.probed) >= maxBuckets {
+		clear(st.probed)
+	}
+	if st.c.Probe(a) { // refused (rate limit): the next message tries again
+		st.probed[a] = now
 	}
 }
 
@@ -115,7 +133,7 @@ func (st *state) onWant(from netip.AddrPort, w Want) {
 	}
 	if !st.x.e.Proven(from) {
 		st.x.stats.Unproven++
-		st.c.Probe(from)
+		st.probe(from)
 		return
 	}
 	s := st.scopeOf(w.Scope)

@@ -51,7 +51,7 @@ func (st *state) rcfg() reconcile.Config {
 	budget := st.x.e.Config().MaxDatagram - conversion.HeaderSize - 8 - reconcileHeader
 	return reconcile.Config{MaxMessageBytes: max(budget, reconcile.MinMessageBytes),
 		MaxMessagesPerRound: st.x.o.MessagesPerRound, MaxRounds: st.x.o.MaxRounds,
-		RangePull: !st.x.o.ListIDs, RangeSplit: 1}
+		RangePull: !st.x.o.ListIDs}
 }
 
 // rto is the timeout of a round or a request (RFC 6298): the smoothed
@@ -67,8 +67,16 @@ func (st *state) rto() time.Duration {
 	return min(d<<st.slow, 5*time.Second)
 }
 
+// minRTTWindow is how long the least round trip stands for the path's
+// (BBR's 10 s): after a route change to a longer path the window may grow
+// again.
+const minRTTWindow = 10 * time.Second
+
 // sample feeds a round trip measured on a first try (Karn's rule).
 func (st *state) sample(d time.Duration) {
+	if now := st.now(); st.minRTT == 0 || d <= st.minRTT || now.Sub(st.minAt) > minRTTWindow {
+		st.minRTT, st.minAt = d, now
+	}
 	if st.rtt == 0 {
 		st.rtt, st.rttvar = d, d/2
 	} else {
@@ -92,7 +100,7 @@ func (st *state) now() time.Time { return st.x.e.Now() }
 
 // walked starts a session (its first round is a check: one fingerprint)
 // with a proven peer we just exchanged a walk with.
-func (st *state) walked(addr netip.AddrPort) {
+func (st *state) walked(addr netip.AddrPort, gt uint64) {
 	now := st.now()
 	if len(st.checked)+len(st.backoff) > maxBuckets {
 		// Bounded memory under churn: forget expired backoffs and the
@@ -117,8 +125,30 @@ func (st *state) walked(addr netip.AddrPort) {
 	if t, ok := st.checked[addr]; ok && now.Sub(t) < st.x.o.CheckInterval {
 		return
 	}
-	st.start(addr)
+	own := st.c.GlobalTime()
+	if farBehind(gt, own, st.x.o.RangeMax) {
+		// Our clock is more than twice the peer's (a joiner, a node back
+		// from a long absence): it holds little that we lack, and it
+		// reconciles with us itself; our session would walk its whole
+		// difference to learn nothing, in datagrams on its download.
+		return
+	}
+	// A peer whose clock is more than twice ours holds much that we lack:
+	// the check of all scopes together would only say that they differ,
+	// so the first session checks each scope at once. (Peers in sync may
+	// differ by a few global times: TestIdleInSync.)
+	st.startDiffer(addr, farBehind(own, gt, st.x.o.RangeMax) && !st.tr.active() && len(st.sessions) == 0)
 }
+
+// farBehind reports whether a clock at behind is far behind one at ahead:
+// less than half of it, by more than one range request's worth (n).
+func farBehind(behind, ahead uint64, n int) bool {
+	return ahead/2 > behind && ahead-behind > uint64(n)
+}
+
+// start opens a session with addr: its first round is a check of all the
+// scopes together (or of the one scope).
+func (st *state) start(addr netip.AddrPort) { st.startDiffer(addr, false) }
 
 // recruit starts sessions, up to maxSessions, with the other proven
 // verified candidates not reconciled since the transfer began, so that the
@@ -153,12 +183,12 @@ func (st *state) recruit() {
 	}
 }
 
-// start opens a session with addr: its first round is a check of all the
-// scopes together (or of the one scope).
-func (st *state) start(addr netip.AddrPort) {
+// startDiffer is start; with differ (the sets differ) the first round
+// checks each scope.
+func (st *state) startDiffer(addr netip.AddrPort, differ bool) {
 	st.nextSess++
 	s := &session{peer: addr, id: st.nextSess, recs: make([]*reconcile.Reconciler, len(st.scopes)), consumed: make([]int, len(st.scopes)), pulled: make([]int, len(st.scopes))}
-	if len(st.scopes) > 1 {
+	if len(st.scopes) > 1 && !differ {
 		// One fingerprint of all scopes together first: equal sets cost
 		// one small datagram each way, whatever the number of scopes.
 		msg, err := st.wholeCheck()

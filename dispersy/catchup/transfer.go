@@ -55,6 +55,9 @@ type transfer struct {
 	plost    int
 	pat      time.Time
 	gaveUp   bool // something was given up: check again when the transfer ends
+	// throttled: holders whose upload budget for us was spent, until when
+	// they are not asked (range pulls).
+	throttled map[netip.AddrPort]time.Time
 }
 
 // maxGiven bounds the remembered given-up ids.
@@ -62,6 +65,7 @@ const maxGiven = 1 << 16
 
 func (t *transfer) init() {
 	t.wants, t.given, t.cwnd, t.ssthresh = map[reconcile.ID]*want{}, map[reconcile.ID]bool{}, 4, 32
+	t.throttled = map[netip.AddrPort]time.Time{}
 }
 
 // add records that holder has id (in window win of scope prio).
@@ -154,9 +158,7 @@ func (t *transfer) expire(st *state, now time.Time) {
 		switch {
 		case r.left == len(r.wants):
 			lost = true
-			if slices.ContainsFunc(r.wants, func(w *want) bool { return w.tries > 0 && !w.done }) {
-				st.timedOut(r.sent) // lost twice in a row: slow, not one lost want
-			}
+			st.timedOut(r.sent)
 		case 4*r.left > len(r.wants):
 			partial = true
 		default:

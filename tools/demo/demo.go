@@ -412,6 +412,9 @@ const readyCandidates = 2
 func (d *runner) waitReady(ctx context.Context) (ok bool, why string, err error) {
 	need := min(readyCandidates, len(d.peers)-1)
 	for {
+		// Read before the poll: peers found ready after the deadline were
+		// not ready within -timeout.
+		late := time.Now().After(d.deadline)
 		short := 0
 		for _, p := range d.peers {
 			var n int
@@ -428,10 +431,10 @@ func (d *runner) waitReady(ctx context.Context) (ok bool, why string, err error)
 				short++
 			}
 		}
-		if short == 0 {
+		if short == 0 && !late {
 			return true, "", nil
 		}
-		if time.Now().After(d.deadline) {
+		if late {
 			return false, fmt.Sprintf("%d of %d peers have fewer than %d verified candidates", short, len(d.peers), need), nil
 		}
 		select {

@@ -467,12 +467,14 @@ func TestCPUProfile(t *testing.T) {
 // peers find each other later than -timeout ends there, before any
 // message is created.
 func TestTimeoutBoundsTheRun(t *testing.T) {
-	code, out, errs := demoRun(t, "-peers", "2", "-messages", "2", "-step", "1m", "-timeout", "100ms", "-json")
+	code, out, errs := demoRun(t, "-peers", "2", "-messages", "2", "-step", "1m", "-timeout", "1ms", "-json")
 	if code != exitFail {
 		t.Fatalf("exit %d; stderr:\n%s", code, errs)
 	}
-	// A run whose timeout did not cover the wait for the peers would get
-	// ready at the first walk, a minute later, and then create messages.
+	// The first walk is at once, so the peers are ready a round trip
+	// after they start: a 1 ms timeout is over by the first check. A run
+	// whose timeout did not bound the wait for the peers would get ready
+	// and then create messages.
 	if r := decodeReport(t, out); r.Ready || r.Messages != 0 || r.Seconds != 0 {
 		t.Fatalf("report %+v: want not ready, no message created", r)
 	}

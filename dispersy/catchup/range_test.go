@@ -314,3 +314,25 @@ func TestProbeRefusedIsTriedAgain(t *testing.T) {
 		t.Fatal("a probe sent was not remembered")
 	}
 }
+
+// TestIndexStaleAfterCommunityDestroyed: the write that destroys a
+// community (every message deleted but the proofs kept) marks its indexes
+// stale, as a delete does; before, they went on offering the deleted
+// messages.
+func TestIndexStaleAfterCommunityDestroyed(t *testing.T) {
+	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
+	e := w.sim.Peers[0].Engine
+	x := e.Extensions()[0].(*ext)
+	st := x.state(e.Community(debugCID))
+	for _, s := range st.scopes {
+		if _, err := st.index(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.Applied(e, []dispersy.Op{{Kind: dispersy.OpDeleteCommunityExcept, Community: debugCID}})
+	for _, s := range st.scopes {
+		if !s.dirty {
+			t.Fatalf("scope %d: index not stale after the community's messages were deleted", s.prio)
+		}
+	}
+}

@@ -296,8 +296,8 @@ func (st *state) index(s *scope) (*reconcile.Index, error) {
 // Applied implements dispersy.Extension: keeps every built index exact. A
 // put of a live message inserts it (O(log n)); anything that removes or
 // revives messages (delete, undo, trim, prune, packet replacement, a
-// destroyed community's deletion) marks
-// the index stale, and it is rebuilt from the store when next used.
+// destroyed community's deletion) marks the index stale, and it is rebuilt
+// from the store when next used.
 func (x *ext) Applied(e *dispersy.Engine, ops []dispersy.Op) {
 	for i := range ops {
 		op := &ops[i]

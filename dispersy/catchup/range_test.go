@@ -336,3 +336,35 @@ func TestIndexStaleAfterCommunityDestroyed(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldSyncOnlyFarBehind: the walk's bloom sync is held only while a
+// transfer runs on a node far behind its peers (a joiner); a node in the
+// steady state keeps it, transfer or not (holding it there took a 50-peer
+// run from 12 s to 22-59 s).
+func TestHoldSyncOnlyFarBehind(t *testing.T) {
+	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
+	e := w.sim.Peers[0].Engine
+	c := e.Community(debugCID)
+	x := e.Extensions()[0].(*ext)
+	st := x.state(c)
+	own := c.GlobalTime()
+	for _, k := range []struct {
+		active   bool
+		peerTime uint64
+		want     bool
+	}{
+		{false, 100 * own, false},
+		{true, own + 10, false},
+		{true, 100*own + 1000, true},
+	} {
+		st.tr.pulls = nil
+		if k.active {
+			st.tr.pulls = []*pull{{prio: 1, lo: reconcile.Zero, hi: reconcile.Infinity}}
+		}
+		st.peerTime = k.peerTime
+		if got := x.HoldSync(c); got != k.want {
+			t.Errorf("transfer %v, own clock %d, peers' %d: HoldSync %v, want %v", k.active, own, k.peerTime, got, k.want)
+		}
+	}
+	st.tr.pulls = nil
+}

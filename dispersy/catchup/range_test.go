@@ -227,6 +227,17 @@ func TestNextPullWithinAcceptableTime(t *testing.T) {
 	}
 }
 
+// lone is a world of one peer holding 10 messages, and its engine,
+// catch-up extension and community state, for tests that drive the state
+// directly.
+func lone(t *testing.T) (*world, *dispersy.Engine, *ext, *state) {
+	t.Helper()
+	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
+	e := w.sim.Peers[0].Engine
+	x := e.Extensions()[0].(*ext)
+	return w, e, x, x.state(e.Community(debugCID))
+}
+
 // TestWiden: a pull whose request got a whole answer is split when the
 // transfer has fewer pulls that may be asked than its window has room
 // for: in the middle of its global times, or, when it spans the highest
@@ -234,9 +245,7 @@ func TestNextPullWithinAcceptableTime(t *testing.T) {
 // partial answer (the holder's budget ran out), not with the window full,
 // and not into parts expected to hold fewer than RangeMax items.
 func TestWiden(t *testing.T) {
-	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
-	e := w.sim.Peers[0].Engine
-	st := e.Extensions()[0].(*ext).state(e.Community(debugCID))
+	_, _, _, st := lone(t)
 	limit := st.acceptable()
 	b := func(gt uint64) reconcile.Bound { return reconcile.Bound{Time: gt} }
 	// The request asked from 936 and got 64 items up to 1000: one item per
@@ -286,10 +295,8 @@ func TestWiden(t *testing.T) {
 // unable to prove a joiner whose messages it deferred, and the joiner's
 // sessions with that holder timed out.
 func TestProbeRefusedIsTriedAgain(t *testing.T) {
-	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
-	e := w.sim.Peers[0].Engine
-	c := e.Community(debugCID)
-	st := e.Extensions()[0].(*ext).state(c)
+	w, e, _, st := lone(t)
+	c := st.c
 	stranger := netip.MustParseAddrPort("10.9.9.9:7759")
 	if !c.Probe(stranger) {
 		t.Fatal("the first probe of a new address was refused")
@@ -320,10 +327,7 @@ func TestProbeRefusedIsTriedAgain(t *testing.T) {
 // stale, as a delete does; before, they went on offering the deleted
 // messages.
 func TestIndexStaleAfterCommunityDestroyed(t *testing.T) {
-	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
-	e := w.sim.Peers[0].Engine
-	x := e.Extensions()[0].(*ext)
-	st := x.state(e.Community(debugCID))
+	_, e, x, st := lone(t)
 	for _, s := range st.scopes {
 		if _, err := st.index(s); err != nil {
 			t.Fatal(err)
@@ -342,11 +346,8 @@ func TestIndexStaleAfterCommunityDestroyed(t *testing.T) {
 // steady state keeps it, transfer or not (holding it there took a 50-peer
 // run from 12 s to 22-59 s).
 func TestHoldSyncOnlyFarBehind(t *testing.T) {
-	w := newWorldWith(t, worldOpts{seed: 1, holders: 1, msgs: 10, catchup: true, liar: -1}, nil)
-	e := w.sim.Peers[0].Engine
-	c := e.Community(debugCID)
-	x := e.Extensions()[0].(*ext)
-	st := x.state(c)
+	_, _, x, st := lone(t)
+	c := st.c
 	own := c.GlobalTime()
 	for _, k := range []struct {
 		active   bool

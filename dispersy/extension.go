@@ -22,7 +22,8 @@ type Extension interface {
 }
 
 // Requested is an optional Extension method: an introduction request
-// from addr arrived, with the requester's global time, and was answered.
+// from addr arrived, with the requester's global time (called after the
+// response, when the request asked for one).
 // An extension that will serve addr soon may Probe it now, so that addr
 // is proven (Engine.Proven) one round trip sooner.
 type Requested interface {

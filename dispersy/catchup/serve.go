@@ -78,7 +78,9 @@ func (st *state) probe(a netip.AddrPort) {
 	if len(st.probed) >= maxBuckets {
 		clear(st.probed)
 	}
-	if st.c.Probe(a) { // refused (rate limit): the next message tries again
+	// A probe the engine refused (its rate limit) is not remembered: the
+	// next message tries again.
+	if st.c.Probe(a) {
 		st.probed[a] = now
 	}
 }

@@ -87,6 +87,16 @@ func TestRangePullEmptyInitiator(t *testing.T) {
 	if bytes > 16_000 {
 		t.Fatalf("%d bytes exchanged, want under 16,000", bytes)
 	}
+	// RangeSplit 1 sends each range back once to be split again: more,
+	// smaller ranges, one round trip later, covering the same items.
+	split, srounds, _ := runBatch(t, empty, full, Config{RangePull: true, RangeSplit: 1, MaxMessagesPerRound: 64})
+	n := 0
+	for _, r := range split.NeedRanges() {
+		n += full.Rank(r.Hi) - full.Rank(r.Lo)
+	}
+	if srounds != 2 || len(split.NeedRanges()) <= len(rs) || n != len(items) {
+		t.Fatalf("RangeSplit 1: %d ranges over %d items in %d round trips, want more than %d over %d in 2", len(split.NeedRanges()), n, srounds, len(rs), len(items))
+	}
 	// Without RangePull the same session lists every id.
 	ini2, _, bytes2 := runBatch(t, empty, full, Config{MaxMessagesPerRound: 16, MaxRounds: 1 << 20, MaxIDs: 1 << 20})
 	if len(ini2.Need()) != len(items) || bytes2 < 16*len(items) {

@@ -77,16 +77,7 @@ func TestExtensionHooks(t *testing.T) {
 		recs[e] = r
 		return r
 	}}
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, 2)
 	if err := sim.Net.RunFor(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}

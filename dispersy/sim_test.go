@@ -20,6 +20,17 @@ func newDebugSim(t *testing.T, seed uint64, n int, loss float64) *dt.Sim {
 	t.Helper()
 	cfg := dt.DefaultSimConfig(seed)
 	cfg.Network.Loss = loss
+	sim := joinedSim(t, cfg, n)
+	if err := sim.Net.RunFor(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return sim
+}
+
+// joinedSim makes a simulation of cfg with n peers, every one joined to
+// the debug community (nothing run yet).
+func joinedSim(t testing.TB, cfg dt.SimConfig, n int) *dt.Sim {
+	t.Helper()
 	sim, err := dt.NewSim(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -28,9 +39,6 @@ func newDebugSim(t *testing.T, seed uint64, n int, loss float64) *dt.Sim {
 		t.Fatal(err)
 	}
 	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Net.RunFor(time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	return sim

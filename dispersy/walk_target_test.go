@@ -19,16 +19,7 @@ func idleRun(t testing.TB, peers int, warm, span time.Duration, tune func(*dispe
 	t.Helper()
 	cfg := dt.DefaultSimConfig(7)
 	tune(&cfg.Engine)
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(peers); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, peers)
 	if err := sim.Net.RunFor(warm); err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +73,7 @@ func TestWalkTargetBelowTargetKeepsStep(t *testing.T) {
 func TestMaxPeersTrimsTables(t *testing.T) {
 	cfg := dt.DefaultSimConfig(3)
 	cfg.Engine.Walker.WalkTarget, cfg.Engine.Walker.MaxPeers = 0, 4
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(40); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, 40)
 	if err := sim.Net.RunFor(5 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -119,16 +101,7 @@ func firstVerified(t *testing.T, fast time.Duration) time.Duration {
 	t.Helper()
 	cfg := dt.DefaultSimConfig(11)
 	cfg.Engine.Walker.FastStepInterval = fast
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, 2)
 	start := sim.Net.Now()
 	if err := sim.Net.Partition([]netip.AddrPort{sim.Peers[0].Addr}, []netip.AddrPort{sim.Peers[1].Addr}); err != nil {
 		t.Fatal(err)
@@ -168,16 +141,7 @@ func TestAddCandidateWalksNowWithoutPeers(t *testing.T) {
 	cfg := dt.DefaultSimConfig(5)
 	cfg.NoBootstrap = true
 	cfg.Engine.Walker.FastStepInterval = 0
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, 2)
 	if err := sim.Net.RunFor(6 * time.Second); err != nil { // past the first step: nothing to walk to
 		t.Fatal(err)
 	}
@@ -201,16 +165,7 @@ func TestAddCandidateWalksNowWithoutPeers(t *testing.T) {
 func TestWithWalkTargetOverrides(t *testing.T) {
 	cfg := dt.DefaultSimConfig(1)
 	cfg.JoinOptions = []dispersy.JoinOption{dispersy.WithWalkTarget(3, 7)}
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(1); err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, 1)
 	got := sim.Peers[0].Engine.Communities()[0].Table().Config()
 	if got.WalkTarget != 3 || got.MaxPeers != 7 {
 		t.Errorf("WithWalkTarget(3, 7): table has WalkTarget %d, MaxPeers %d", got.WalkTarget, got.MaxPeers)
@@ -249,17 +204,8 @@ func TestFirstStepAtOnce(t *testing.T) {
 			steps[ev.From] = append(steps[ev.From], ev.At)
 		}
 	}
-	sim, err := dt.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.AddPeers(20); err != nil {
-		t.Fatal(err)
-	}
-	start := sim.Net.Now()
-	if err := sim.JoinAll(func() dispersy.Overlay { return dt.NewDebugCommunity() }); err != nil {
-		t.Fatal(err)
-	}
+	sim := joinedSim(t, cfg, 20)
+	start := sim.Net.Now() // joining runs nothing: the first steps are still due
 	if err := sim.Net.RunFor(3 * time.Second); err != nil {
 		t.Fatal(err)
 	}
